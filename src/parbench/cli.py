@@ -1,0 +1,234 @@
+"""parbench: run | prepare | calibrate | env | list. Thin: parses, checks, delegates.
+
+`run` pins itself and sets every thread variable *before* importing numpy, Ray or TensorFlow,
+because their pools are sized at import (and Snakemake sets OMP_NUM_THREADS to the job's threads).
+Exit status: 0 ok, 1 the cell failed (its record is written), 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .catalog import BACKENDS, WORKLOADS, worker_threads
+from .machine import THREAD_VARIABLES, CoreCountError, choose_cpus, pin_process, read_topology
+from .presets import PRESETS, PresetError, apply_overrides, get_preset
+
+DEFAULT_RESOURCES = Path("resources/expensive_init")
+
+
+class UsageError(Exception):
+    """Bad input: printed as one sentence, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _size(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not of the form key=value")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parbench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"parbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one (workload, backend, cores) cell and write its JSON record")
+    run.add_argument("--workload", required=True, choices=list(WORKLOADS))
+    run.add_argument("--backend", required=True, choices=list(BACKENDS))
+    run.add_argument("--cores", required=True, type=_positive_int, help="physical cores to pin the run to")
+    run.add_argument("--preset", default="paper", help=f"sizes: {', '.join(PRESETS)} (default paper)")
+    run.add_argument("--trials", type=_positive_int, default=5, help="timed trials (default 5, as the original)")
+    run.add_argument("--warmup", type=_non_negative_int, default=None,
+                     help="untimed warm-up passes for this backend (default: the original's choice: "
+                          "5 for ray on numerical, 0 elsewhere)")
+    run.add_argument("--size", type=_size, action="append", default=[], metavar="KEY=VALUE",
+                     help="override one size of the preset (repeatable), e.g. --size image_side=1000")
+    run.add_argument("--resources", type=Path, default=DEFAULT_RESOURCES,
+                     help=f"prepared model and data for expensive_init (default {DEFAULT_RESOURCES})")
+    run.add_argument("--timeout", type=float, default=None, help="fail the cell after this many seconds")
+    run.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS") or None,
+                     help="attach the ray backend to an existing cluster (default: $RAY_ADDRESS, else a local one)")
+    run.add_argument("--config-hash-field", action="append", default=[], type=_size, metavar="KEY=VALUE",
+                     help=argparse.SUPPRESS)  # the pipeline adds its run-wide settings to the config hash
+    run.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
+
+    prep = sub.add_parser("prepare", help="generate the synthetic MNIST set and train/save the model for expensive_init")
+    prep.add_argument("--resources", type=Path, default=DEFAULT_RESOURCES)
+    prep.add_argument("--seed", type=int, default=2019)
+
+    cal = sub.add_parser("calibrate", help="measure what N pinned cores deliver on pure-Python work (the ceiling)")
+    cal.add_argument("--cores", required=True, type=_positive_int)
+    cal.add_argument("--repeats", type=_positive_int, default=5)
+    cal.add_argument("--seconds", type=float, default=0.5, help="work per process per repeat")
+    cal.add_argument("--out", required=True, type=Path)
+
+    env = sub.add_parser("env", help="describe the machine and software (no hostname)")
+    env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
+
+    sub.add_parser("list", help="list workloads, backends and presets")
+    return parser
+
+
+def _set_thread_variables(threads: int) -> None:
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+
+
+def _set_quiet_runtime_variables() -> None:
+    # Explicit, recorded choices; a user's own values win.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # Ray >= 2.59 turns token auth on for local clusters
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {folder}: {exc.strerror}; choose a writable --out") from None
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"the output folder {folder} is not writable; fix its permissions or choose another --out "
+                         f"(in Docker, run with --user \"$(id -u):$(id -g)\", see README)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        preset = get_preset(args.preset)
+        sizes = apply_overrides(preset.sizes(args.workload), dict(args.size))
+        cpus = choose_cpus(args.cores) if not args.ray_address else None
+    except (PresetError, CoreCountError) as exc:
+        raise UsageError(str(exc)) from None
+    _check_writable(args.out)
+
+    if cpus is None:  # cluster mode: cores may exceed this machine; the driver stays unpinned
+        cpus = sorted(os.sched_getaffinity(0))
+    else:
+        pin_process(cpus)
+    _set_thread_variables(worker_threads(args.workload, args.backend, args.cores))
+    _set_quiet_runtime_variables()
+
+    from .harness import Interrupted, run_cell, seed_for  # numpy, scipy and friends load from here on
+    from .records import write_atomic
+    from .workloads.base import Cell
+
+    cell = Cell(args.workload, args.backend, args.cores, tuple(cpus), sizes,
+                seed_for(args.workload, args.cores), args.resources.resolve(), args.ray_address)
+    config_fields = {"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
+                     "warmup": args.warmup, **dict(args.config_hash_field)}
+    try:
+        record = run_cell(cell, args.preset, args.trials, args.warmup, args.timeout, config_fields)
+    except (Interrupted, KeyboardInterrupt):
+        print(f"parbench: interrupted; no record written to {args.out}", file=sys.stderr)
+        return 130
+    write_atomic(args.out, record.to_json())
+    if record.status != "ok":
+        print(f"parbench: cell failed, record written to {args.out}: {record.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    _set_quiet_runtime_variables()
+    from .workloads.expensive_init import prepare
+
+    manifest = prepare(args.resources, args.seed)
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    try:
+        cpus = choose_cpus(args.cores)
+    except CoreCountError as exc:
+        raise UsageError(str(exc)) from None
+    _check_writable(args.out)
+    pin_process(cpus)
+    from .machine import calibrate, describe_machine, machine_hash
+    from .records import write_atomic
+
+    result = calibrate(cpus, seconds_per_round=args.seconds, repeats=args.repeats)
+    machine = describe_machine()
+    result.update(machine=machine, machine_hash=machine_hash(machine))
+    write_atomic(args.out, json.dumps(result, indent=2))
+    print(f"{args.cores} cores deliver {result['ceiling']:.2f}x one core on pure-Python work "
+          f"(efficiency {result['efficiency']:.0%})", file=sys.stderr)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    _set_quiet_runtime_variables()
+    from .machine import describe_machine, describe_software, machine_hash, threadpools
+    from .records import write_atomic
+
+    machine = describe_machine()
+    software = describe_software()
+    import numpy  # noqa: F401 - so that threadpoolctl sees numpy's BLAS
+
+    software["threadpools"] = threadpools()
+    topology = read_topology()
+    data = {"machine": machine, "machine_hash": machine_hash(machine), "software": software,
+            "physical_core_groups": [list(g) for g in topology.cores]}
+    text = json.dumps(data, indent=2)
+    if args.out:
+        _check_writable(args.out)
+        write_atomic(args.out, text)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    print("workloads:")
+    for name, text in WORKLOADS.items():
+        print(f"  {name:24s} {text}")
+    print("backends:")
+    for name, text in BACKENDS.items():
+        print(f"  {name:24s} {text}")
+    print("presets:")
+    for name, preset in PRESETS.items():
+        print(f"  {name:24s} {preset.description}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"parbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

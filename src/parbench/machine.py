@@ -1,0 +1,235 @@
+"""What this machine is and what N of its cores deliver.
+
+Only the standard library and psutil are imported at module level: the CLI calls `choose_cpus`
+and pins the process *before* numpy, Ray or TensorFlow are imported, so that their thread pools
+are sized for the pinned set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+SYS_CPU = Path("/sys/devices/system/cpu")
+
+# Thread-pool variables that numpy's BLAS, OpenMP, TensorFlow and Snakemake read or set.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+PACKAGES = (
+    "parbench", "ray", "numpy", "scipy", "tensorflow-cpu", "keras", "psutil", "pyarrow",
+    "pandas", "seaborn", "matplotlib", "snakemake", "threadpoolctl", "jinja2",
+    "joblib", "dask", "distributed", "mpire",
+)
+
+
+class CoreCountError(ValueError):
+    """More cores were asked for than this process may use."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Logical CPUs this process may run on, grouped by physical core."""
+
+    allowed: tuple[int, ...]
+    # One tuple of logical CPU ids per physical core, in ascending order of the first id.
+    cores: tuple[tuple[int, ...], ...]
+    source: str  # "sysfs" or "logical" (no topology files: every logical CPU counted as a core)
+
+    @property
+    def physical_cores(self) -> int:
+        return len(self.cores)
+
+
+def read_topology() -> Topology:
+    allowed = tuple(sorted(os.sched_getaffinity(0)))
+    groups: dict[tuple[int, int], list[int]] = {}
+    try:
+        for cpu in allowed:
+            topo = SYS_CPU / f"cpu{cpu}" / "topology"
+            package = int((topo / "physical_package_id").read_text())
+            core = int((topo / "core_id").read_text())
+            groups.setdefault((package, core), []).append(cpu)
+    except (OSError, ValueError):
+        return Topology(allowed, tuple((c,) for c in allowed), "logical")
+    cores = tuple(sorted((tuple(sorted(v)) for v in groups.values()), key=lambda g: g[0]))
+    return Topology(allowed, cores, "sysfs")
+
+
+def choose_cpus(cores: int, topology: Topology | None = None) -> list[int]:
+    """N logical CPU ids, one per physical core (no SMT siblings), from the allowed set."""
+    topology = topology or read_topology()
+    if cores < 1:
+        raise CoreCountError(f"--cores must be at least 1, got {cores}")
+    if cores > topology.physical_cores:
+        raise CoreCountError(
+            f"--cores {cores} asks for more physical cores than this process may use: "
+            f"{topology.physical_cores} (logical CPUs {list(topology.allowed)}). "
+            f"Lower --cores to at most {topology.physical_cores}, or run on a bigger machine "
+            f"(a Ray cluster is configured with ray_address)."
+        )
+    return [group[0] for group in topology.cores[:cores]]
+
+
+def pin_process(cpus: list[int]) -> None:
+    """Pin this process; every child (pool workers, raylet, Ray workers) inherits the mask."""
+    os.sched_setaffinity(0, cpus)
+
+
+def shm_status(path: str = "/dev/shm") -> dict[str, int | str | None]:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return {"path": path, "total_bytes": None, "free_bytes": None}
+    return {"path": path, "total_bytes": st.f_blocks * st.f_frsize, "free_bytes": st.f_bavail * st.f_frsize}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def describe_machine() -> dict:
+    """The facts that make two runs comparable. No hostname: records get committed."""
+    topology = read_topology()
+    vm = psutil.virtual_memory()
+    return {
+        "cpu_model": _cpu_model(),
+        "architecture": platform.machine(),
+        "kernel": platform.release(),
+        "logical_cpus_host": psutil.cpu_count(logical=True),
+        "physical_cores_allowed": topology.physical_cores,
+        "logical_cpus_allowed": list(topology.allowed),
+        "topology_source": topology.source,
+        "memory_total_bytes": vm.total,
+        "dev_shm": shm_status(),
+        "cgroup_cpu_max": _read("/sys/fs/cgroup/cpu.max"),
+        "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "in_container": Path("/.dockerenv").exists(),
+    }
+
+
+def machine_hash(machine: dict) -> str:
+    """Hash of the facts that must match for records to be compared (not free memory)."""
+    stable = {k: machine[k] for k in ("cpu_model", "architecture", "logical_cpus_host",
+                                       "physical_cores_allowed", "memory_total_bytes")}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def describe_software() -> dict:
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "packages": _versions(),
+        "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+        "ray_auth_mode": os.environ.get("RAY_AUTH_MODE"),
+        "artifact_image": os.environ.get("PARBENCH_IMAGE"),
+    }
+
+
+def threadpools() -> list[dict]:
+    """threadpoolctl's view of the BLAS/OpenMP pools loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        {k: info.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}
+        for info in threadpool_info()
+    ]
+
+
+# ---------------------------------------------------------------- calibration (machine ceiling)
+
+
+def _spin(iterations: int) -> float:
+    """Pure-Python CPU work that touches no shared memory: the best case for N processes."""
+    start = time.perf_counter()
+    acc = 0
+    for i in range(iterations):
+        acc = (acc + i * i) % 1_000_003
+    return time.perf_counter() - start
+
+
+def _spin_pinned(args: tuple[int, int]) -> float:
+    cpu, iterations = args
+    os.sched_setaffinity(0, [cpu])
+    return _spin(iterations)
+
+
+def calibrate(cpus: list[int], seconds_per_round: float = 0.5, repeats: int = 5) -> dict:
+    """Ceiling = N x (time of one process alone) / (wall time of N processes at once).
+
+    N pinned processes each do the same pure-Python work; on an idle machine with N real cores
+    the ceiling is N. Ratios are taken per repeat from interleaved single/parallel rounds and the
+    median is reported, so slow drift of the host affects both sides alike.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    iterations = 200_000
+    while _spin(iterations) < seconds_per_round / 4:  # size the work to ~seconds_per_round
+        iterations *= 2
+    iterations = int(iterations * seconds_per_round / max(_spin(iterations), 1e-6))
+
+    single: list[float] = []
+    parallel: list[float] = []
+    with ctx.Pool(len(cpus)) as pool:
+        pool.map(_spin_pinned, [(c, 1000) for c in cpus])  # start and pin every worker
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            pool.map(_spin_pinned, [(cpus[0], iterations)], chunksize=1)
+            single.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            pool.map(_spin_pinned, [(c, iterations) for c in cpus], chunksize=1)
+            parallel.append(time.perf_counter() - t0)
+    ratios = [len(cpus) * s / p for s, p in zip(single, parallel)]
+    median = statistics.median(ratios)
+    return {
+        "cores": len(cpus),
+        "cpus": cpus,
+        "iterations": iterations,
+        "single_seconds": single,
+        "parallel_seconds": parallel,
+        "ceiling_per_repeat": ratios,
+        "ceiling": median,
+        "efficiency": median / len(cpus),
+    }

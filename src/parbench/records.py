@@ -1,0 +1,135 @@
+"""The record a cell run writes: typed dataclasses, JSON in and out, atomic writes.
+
+A record is the only thing downstream stages read. It carries the timings together with
+everything needed to interpret them (protocol, environment, work done, digest), in the spirit of
+pyperf, where every value travels with its metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Trial:
+    index: int
+    seconds: float
+    work_done: int  # convolutions, documents or predictions actually performed in this trial
+    digest: str  # hash of the trial's result; identical across backends for identical inputs
+
+
+@dataclass
+class Protocol:
+    """What the timed region holds for this (workload, backend), in words and numbers."""
+
+    timed_region: str
+    setup_region: str
+    warmups: int
+    warmup_policy: str  # "original" (the post's per-backend choice) or "override"
+    start_method: str | None
+    worker_threads: int  # BLAS/OpenMP/TF threads in each worker process (or in the driver for serial)
+    pinning: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Memory:
+    peak_tree_rss_bytes: int  # summed RSS of the driver and every descendant (shared pages counted per process)
+    peak_shm_used_bytes: int  # growth of /dev/shm use over the run (Ray object store, shared_memory)
+    sample_interval_s: float
+    samples: int
+
+
+@dataclass
+class Record:
+    workload: str
+    backend: str
+    cores: int
+    preset: str
+    sizes: dict[str, int]
+    status: str  # "ok" or "failed"
+    error: str | None
+    protocol: Protocol | None
+    setup_seconds: float | None
+    teardown_seconds: float | None
+    warmup_seconds: list[float]
+    trials: list[Trial]
+    work_expected: int  # work per trial the original workload defines for N cores
+    memory: Memory | None
+    pinned_cpus: list[int]
+    process_tree: dict[str, Any]  # processes seen and the union of their CPU affinities
+    ray: dict[str, Any] | None  # object store placement, spill, cluster details
+    machine: dict[str, Any]
+    software: dict[str, Any]
+    config_hash: str
+    machine_hash: str
+    started_at: str
+    finished_at: str
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Record":
+        data = dict(data)
+        data["trials"] = [Trial(**t) for t in data.get("trials", [])]
+        if data.get("protocol") is not None:
+            data["protocol"] = Protocol(**data["protocol"])
+        if data.get("memory") is not None:
+            data["memory"] = Memory(**data["memory"])
+        return cls(**data)
+
+
+class RecordError(ValueError):
+    """A record file that is missing, truncated, corrupted or of another schema."""
+
+
+def config_hash(**fields: Any) -> str:
+    """Hash of everything that defines a cell's inputs, so aggregation can refuse mixtures."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: never a half record."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_record(path: str | os.PathLike) -> Record:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RecordError(f"{path}: record missing; rerun the pipeline to produce it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(
+            f"{path}: not valid JSON ({exc}); the file is truncated or corrupted — delete it and "
+            f"rerun `snakemake --cores all` to measure that cell again"
+        ) from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise RecordError(
+            f"{path}: not a parbench record of schema {SCHEMA_VERSION}; delete it and rerun that cell"
+        )
+    try:
+        return Record.from_dict(data)
+    except TypeError as exc:
+        raise RecordError(f"{path}: record has missing or unknown fields ({exc}); delete it and rerun") from None

@@ -1,0 +1,104 @@
+"""The contract between the harness and a workload's backends.
+
+A backend is a class with `setup()`, `before_trial()` (untimed), `trial() -> result` (the timed
+region, exactly what the original timed) and `teardown()`. It declares in words what its timed
+region and setup hold; the harness copies that into every record. The harness owns timing,
+warm-ups, pinning, memory sampling and the record; the workload module owns inputs, work counts
+and digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+# The original ran on Linux with Python 3.6/3.7, whose default start method was fork. Python 3.14
+# changed the default to forkserver, so it is named explicitly and recorded.
+START_METHOD = "fork"
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(START_METHOD)
+
+
+def _initialize_and_report(ready, initializer, initargs) -> None:
+    try:
+        if initializer is not None:
+            initializer(*initargs)
+    except Exception as exc:
+        ready.put(f"{type(exc).__name__}: {exc}")
+        raise
+    ready.put(None)
+
+
+def start_pool(cores: int, initializer=None, initargs: tuple = (), timeout: float = 600.0):
+    """Pool(N) that returns only once every worker has run its initializer.
+
+    Worker start-up then belongs to setup, never to the first trial. A failing initializer is
+    reported here; a bare Pool would restart such workers forever.
+    """
+    ctx = mp_context()
+    ready = ctx.Queue()
+    pool = ctx.Pool(cores, initializer=_initialize_and_report, initargs=(ready, initializer, initargs))
+    for _ in range(cores):
+        error = ready.get(timeout=timeout)
+        if error is not None:
+            pool.terminate()
+            raise RuntimeError(f"a pool worker failed to start: {error}")
+    return pool
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (workload, backend, cores) measurement and everything its backends need to run."""
+
+    workload: str
+    backend: str
+    cores: int
+    cpus: tuple[int, ...]  # the logical CPU ids the run is pinned to, one per physical core
+    sizes: Any  # the workload's sizes dataclass (presets.py)
+    seed: int
+    resources: Path  # prepared model and data (expensive_init)
+    ray_address: str | None = None
+
+
+class Backend:
+    """Base class: subclasses fill in the class attributes and the four methods."""
+
+    name: ClassVar[str]
+    timed_region: ClassVar[str]
+    setup_region: ClassVar[str] = "nothing"
+    original_warmups: ClassVar[int] = 0  # the original's untimed warm-up passes for this backend
+    start_method: ClassVar[str | None] = None
+    pinning: ClassVar[str] = "process tree pinned to the run's CPUs"
+    notes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, cell: Cell, inputs: Any):
+        self.cell = cell
+        self.inputs = inputs
+
+    def setup(self) -> None:
+        pass
+
+    def before_trial(self) -> None:
+        pass
+
+    def trial(self) -> Any:
+        raise NotImplementedError
+
+    def teardown(self) -> None:
+        pass
+
+    def diagnostics(self) -> dict[str, Any] | None:
+        """Backend facts for the record (e.g. Ray's object-store placement); called before teardown."""
+        return None
+
+
+def sha256_hex(chunks) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()[:16]

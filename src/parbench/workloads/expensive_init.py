@@ -1,0 +1,292 @@
+"""Benchmark 3, expensive initialization: Keras inference with a model that is costly to load.
+
+A small MLP is trained once (`prepare`, untimed) and saved as a .keras file. Each predict call
+classifies the whole 10,000-image test set; a trial is 10 rounds of one predict per core. Ray
+actors load the model once; the original's `Pool.map` reloads model and data in every task.
+TensorFlow is imported only where the work runs (never in a driver that forks afterwards).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .base import START_METHOD, Backend, Cell, sha256_hex, start_pool
+
+NAME = "expensive_init"
+WORK_UNIT = "predictions"
+DATA_FILE = "mnist_synthetic.npz"
+MODEL_FILE = "model.keras"  # Keras 3 refuses extension-less paths (the original's model.save(path))
+MANIFEST_FILE = "manifest.json"
+
+
+# ---------------------------------------------------------------------------- preparation
+
+
+def synthetic_mnist(seed: int, train: int = 60_000, test: int = 10_000) -> dict[str, np.ndarray]:
+    """A deterministic stand-in for MNIST (which cannot be downloaded here): 28x28 uint8 images of
+    10 classes, each a noisy, randomly shifted copy of a class prototype, so the model learns."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((10, 28, 28)) ** 3 * 255.0
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, size=n)
+        shifts = rng.integers(-2, 3, size=(n, 2))
+        images = np.empty((n, 28, 28), dtype=np.uint8)
+        for k in range(n):
+            base = np.roll(prototypes[labels[k]], tuple(shifts[k]), axis=(0, 1))
+            noisy = base * rng.uniform(0.6, 1.0) + rng.normal(0.0, 40.0, (28, 28))
+            images[k] = np.clip(noisy, 0, 255).astype(np.uint8)
+        return images, labels.astype(np.uint8)
+
+    x_train, y_train = draw(train)
+    x_test, y_test = draw(test)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def prepare(resources: Path, seed: int = 2019) -> dict:
+    """Generate the data set, train the original's model for one epoch and save both."""
+    import keras
+
+    resources.mkdir(parents=True, exist_ok=True)
+    data = synthetic_mnist(seed)
+    np.savez_compressed(resources / DATA_FILE, **data)
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),  # Keras 3 form of the original's Flatten(input_shape=(28, 28))
+        keras.layers.Flatten(),
+        keras.layers.Dense(512, activation="relu"),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(data["x_train"] / 255.0, data["y_train"], epochs=1, verbose=0)
+    _, test_accuracy = model.evaluate(data["x_test"] / 255.0, data["y_test"], verbose=0)
+    model.save(resources / MODEL_FILE)
+    manifest = {
+        "seed": seed,
+        "train_images": int(len(data["x_train"])),
+        "test_images": int(len(data["x_test"])),
+        "train_accuracy": float(history.history["accuracy"][-1]),
+        "test_accuracy": float(test_accuracy),
+        "keras": keras.__version__,
+    }
+    (resources / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def check_prepared(resources: Path) -> None:
+    missing = [f for f in (DATA_FILE, MODEL_FILE) if not (resources / f).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"expensive_init needs {', '.join(missing)} in {resources}; run "
+            f"`parbench prepare --resources {resources}` first (the pipeline does this itself)"
+        )
+
+
+# ------------------------------------------------------------------ the work, shared by all
+
+
+def configure_tensorflow(threads: int) -> None:
+    """Thread pools must be sized before TensorFlow's runtime starts; later calls raise."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # already initialized in this process with the values from TF_NUM_*_THREADS
+
+
+def load_model_and_data(resources: Path, test_images: int):
+    import keras
+
+    model = keras.models.load_model(resources / MODEL_FILE)
+    with np.load(resources / DATA_FILE) as data:
+        x_test = data["x_test"][:test_images] / 255.0
+    return model, x_test
+
+
+def pin_to(cpus: tuple[int, ...], index: int) -> None:
+    """The original's `psutil.Process().cpu_affinity([i])`, mapped onto the run's own CPUs."""
+    os.sched_setaffinity(0, [cpus[index % len(cpus)]])
+
+
+def make_inputs(cell: Cell) -> dict:
+    check_prepared(cell.resources)
+    return {}
+
+
+def work_expected(cell: Cell) -> int:
+    return cell.sizes.rounds * cell.cores
+
+
+def summarize(result: list[np.ndarray]) -> tuple[int, str]:
+    """Digest of the predicted classes; every prediction covers the same images, so all must agree."""
+    classes = {np.argmax(r, axis=1).astype(np.int64).tobytes() for r in result}
+    if len(classes) != 1:
+        return len(result), "inconsistent"
+    return len(result), sha256_hex(classes)
+
+
+# ---------------------------------------------------------------------------------- serial
+
+
+class Serial(Backend):
+    name = "serial"
+    setup_region = "TensorFlow import, model and test-data load in the driver"
+    timed_region = "10 rounds x N model.predict on the test set, one after another in the driver"
+    pinning = "driver pinned to the run's N CPUs; TensorFlow uses N threads on them (the original's serial was multi-threaded)"
+
+    def setup(self):
+        configure_tensorflow(self.cell.cores)
+        self.model, self.x_test = load_model_and_data(self.cell.resources, self.cell.sizes.test_images)
+
+    def trial(self):
+        batch = self.cell.sizes.predict_batch
+        return [self.model.predict(self.x_test, batch_size=batch, verbose=0)
+                for _ in range(self.cell.sizes.rounds * self.cell.cores)]
+
+
+# ------------------------------------------------------------------------ multiprocessing
+
+
+def _import_tensorflow() -> None:
+    # The original imported TensorFlow at module level, so its forked workers had it loaded
+    # before the timer; forking after TF's threads exist can deadlock, so workers import it here.
+    configure_tensorflow(1)
+
+
+def _evaluate_next_batch_reloading(args) -> np.ndarray:
+    index, cpus, resources, test_images, batch = args
+    pin_to(cpus, index)
+    model, x_test = load_model_and_data(resources, test_images)  # in every task, as the original
+    return model.predict(x_test, batch_size=batch, verbose=0)
+
+
+class Multiprocessing(Backend):
+    name = "multiprocessing"
+    start_method = START_METHOD
+    setup_region = "Pool(N) start; TensorFlow imported in each worker"
+    timed_region = "10 rounds of pool.map over N tasks; every task pins itself, loads the model and the test data, predicts"
+    pinning = "each task pins its worker to CPU i (the original's cpu_affinity([i])), within the run's CPUs"
+    notes = ("model and data are loaded 10 N times inside the timer, as in the original; Ray loads them before it",)
+
+    def setup(self):
+        self.pool = start_pool(self.cell.cores, _import_tensorflow)
+
+    def trial(self):
+        c, s = self.cell, self.cell.sizes
+        tasks = [(i, c.cpus, c.resources, s.test_images, s.predict_batch) for i in range(c.cores)]
+        results = []
+        for _ in range(s.rounds):
+            results.extend(self.pool.map(_evaluate_next_batch_reloading, tasks))
+        return results
+
+    def teardown(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+# -------------------------------------------------------------------------------------- ray
+
+
+class ModelActor:
+    """The post's `Model` actor: pins itself, loads model and data once in the constructor."""
+
+    def __init__(self, index, cpus, resources, test_images, batch):
+        pin_to(cpus, index)
+        configure_tensorflow(1)
+        self.batch = batch
+        self.model, self.x_test = load_model_and_data(resources, test_images)
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    def evaluate_next_batch(self) -> np.ndarray:
+        return self.model.predict(self.x_test, batch_size=self.batch, verbose=0)
+
+
+class Ray(Backend):
+    name = "ray"
+    setup_region = "ray.init(num_cpus=N); N actors (num_cpus=1) created, each loading model and data; ping on all"
+    timed_region = "10 rounds of ray.get([actor.evaluate_next_batch.remote() for each of N actors])"
+    pinning = "each actor pins itself to CPU i (the original's cpu_affinity([i])), within the run's CPUs"
+
+    def setup(self):
+        import ray
+
+        from ..ray_session import RaySession
+
+        self.session = RaySession(self.cell.cores, self.cell.ray_address)
+        self.session.start()
+        c, s = self.cell, self.cell.sizes
+        actor_class = ray.remote(num_cpus=1)(ModelActor)
+        self.actors = [actor_class.remote(i, c.cpus, c.resources, s.test_images, s.predict_batch)
+                       for i in range(c.cores)]
+        ray.get([a.ping.remote() for a in self.actors])  # model loading stays out of the timer
+
+    def trial(self):
+        import ray
+
+        results = []
+        for _ in range(self.cell.sizes.rounds):
+            results.extend(ray.get([a.evaluate_next_batch.remote() for a in self.actors]))
+        return results
+
+    def diagnostics(self):
+        return self.session.diagnostics()
+
+    def teardown(self):
+        self.session.stop()
+
+
+# ------------------------------------------------------------------ multiprocessing_tuned
+
+_worker_model = None  # set once per worker by the pool initializer
+_worker_x_test = None
+
+
+def _load_once(cpus, resources, test_images) -> None:
+    global _worker_model, _worker_x_test
+    import multiprocessing
+
+    identity = multiprocessing.current_process()._identity  # 1-based worker number in this pool
+    pin_to(cpus, (identity[0] - 1) if identity else 0)
+    configure_tensorflow(1)
+    _worker_model, _worker_x_test = load_model_and_data(resources, test_images)
+
+
+def _evaluate_next_batch_loaded(batch: int) -> np.ndarray:
+    return _worker_model.predict(_worker_x_test, batch_size=batch, verbose=0)
+
+
+class MultiprocessingTuned(Backend):
+    name = "multiprocessing_tuned"
+    start_method = START_METHOD
+    setup_region = "Pool(N, initializer=load model and data, pin) start; waits until every worker has loaded"
+    timed_region = "10 rounds of pool.map over N tasks, each predicting with its worker's loaded model"
+    pinning = "each worker pins itself to one CPU of the run in its initializer"
+    notes = ("the post's own remedy, Pool(initializer=...), which its baseline did not use",)
+
+    def setup(self):
+        c, s = self.cell, self.cell.sizes
+        self.pool = start_pool(c.cores, _load_once, (c.cpus, c.resources, s.test_images))
+
+    def trial(self):
+        s = self.cell.sizes
+        results = []
+        for _ in range(s.rounds):
+            results.extend(self.pool.map(_evaluate_next_batch_loaded, [s.predict_batch] * self.cell.cores))
+        return results
+
+    def teardown(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned)}

@@ -1,0 +1,240 @@
+"""Benchmark 2, stateful computation: count word prefixes over a stream of documents.
+
+10 documents per core, 10,000 random 20-byte words each; every prefix of length 1..19 is counted
+and a prefix is popular once its count exceeds 3. The driver generates the documents inside the
+timed region (as the original did) and routes document i to state holder i % N; the result is the
+union of the popular sets. Ray keeps the state in actors; the original's `Pool.map` passes the
+whole state into and back out of every call.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from .base import START_METHOD, Backend, Cell, mp_context, sha256_hex, start_pool
+
+NAME = "stateful"
+WORK_UNIT = "documents"
+
+
+def make_inputs(cell: Cell) -> dict:
+    return {"seed": cell.seed}
+
+
+def work_expected(cell: Cell) -> int:
+    return cell.sizes.docs_per_core * cell.cores
+
+
+def document_stream(cell: Cell, seed: int):
+    """The same documents, in the same order, for every backend and every trial."""
+    rng = np.random.default_rng(seed)
+    words, nbytes = cell.sizes.words_per_doc, cell.sizes.word_bytes
+    while True:
+        yield [rng.bytes(nbytes) for _ in range(words)]
+
+
+def summarize(result: tuple[set[bytes], int]) -> tuple[int, str]:
+    popular, documents = result
+    return documents, sha256_hex(len(p).to_bytes(1, "little") + p for p in sorted(popular))
+
+
+def count_prefixes(counts: dict, popular: set, document: list[bytes], threshold: int) -> None:
+    """The unit of work, shared by every backend."""
+    for word in document:
+        for i in range(1, len(word)):
+            prefix = word[:i]
+            counts[prefix] += 1
+            if counts[prefix] > threshold:
+                popular.add(prefix)
+
+
+class StreamingPrefixCount:
+    """The post's state holder: a Ray actor in `ray`, a plain object in `serial`."""
+
+    def __init__(self, threshold: int):
+        self.threshold = threshold
+        self.counts: defaultdict[bytes, int] = defaultdict(int)
+        self.popular: set[bytes] = set()
+
+    def add_document(self, document: list[bytes]) -> None:
+        count_prefixes(self.counts, self.popular, document, self.threshold)
+
+    def get_popular(self) -> set[bytes]:
+        return self.popular
+
+
+# ---------------------------------------------------------------------------------- serial
+
+
+class Serial(Backend):
+    name = "serial"
+    setup_region = "N fresh StreamingPrefixCount objects before each trial"
+    timed_region = "driver generates 10 documents per core and feeds document i to object i % N; union of popular sets"
+    notes = ("no serial script of the original is known; N state objects with the Ray routing keep "
+             "the result identical to Ray's",)
+
+    def before_trial(self):
+        self.states = [StreamingPrefixCount(self.cell.sizes.popular_threshold) for _ in range(self.cell.cores)]
+
+    def trial(self):
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        for i in range(total):
+            self.states[i % n].add_document(next(docs))
+        return set().union(*(s.get_popular() for s in self.states)), total
+
+
+# ------------------------------------------------------------------------ multiprocessing
+
+
+def _accumulate_prefixes(args: tuple[dict, set, list[bytes], int]) -> tuple[dict, set]:
+    counts, popular, document, threshold = args
+    count_prefixes(counts, popular, document, threshold)
+    return counts, popular
+
+
+def pool_map_rounds(map_fn, cell: Cell, seed: int) -> tuple[set[bytes], int]:
+    """The original's multiprocessing loop, with the map function as a parameter so that the
+    round logic can be checked at any core count without a pool.
+
+    Each round generates N documents but zips them with `mp_state_slots` state entries (the
+    original's `range(4)`), and zip stops at the shortest list: above 4 cores a round processes
+    only 4 of its N documents, 40 in all instead of 10 N.
+    """
+    sizes, n = cell.sizes, cell.cores
+    docs = document_stream(cell, seed)
+    counts = [defaultdict(int) for _ in range(sizes.mp_state_slots)]
+    popular = [set() for _ in range(sizes.mp_state_slots)]
+    processed = 0
+    for _ in range(sizes.docs_per_core):
+        documents = [next(docs) for _ in range(n)]
+        threshold = [sizes.popular_threshold] * n
+        results = map_fn(_accumulate_prefixes, zip(counts, popular, documents, threshold))
+        counts = [r[0] for r in results]
+        popular = [r[1] for r in results]
+        processed += len(results)
+    return set().union(*popular), processed
+
+
+class Multiprocessing(Backend):
+    name = "multiprocessing"
+    start_method = START_METHOD
+    setup_region = "Pool(N) start"
+    timed_region = ("10 rounds: driver generates N documents, pool.map(accumulate_prefixes, "
+                    "zip(counts, popular, documents)) sends every state in and back out")
+    notes = ("faithful to the original's bug: the state lists have 4 entries, so above 4 cores a "
+             "round processes only 4 of its N documents (see work_done)",)
+
+    def setup(self):
+        self.pool = start_pool(self.cell.cores)
+
+    def trial(self):
+        return pool_map_rounds(self.pool.map, self.cell, self.inputs["seed"])
+
+    def teardown(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+# -------------------------------------------------------------------------------------- ray
+
+
+class Ray(Backend):
+    name = "ray"
+    setup_region = "ray.init(num_cpus=N); N fresh actors (num_cpus=1) created and ready before each trial"
+    timed_region = ("driver generates 10 documents per core, add_document.remote to actor i % N, "
+                    "ray.get of every actor's get_popular, union")
+    pinning = "process tree (raylet and workers) pinned to the run's CPUs"
+    notes = ("actors are made ready before the timer: the post's snippet creates them before timing, "
+             "and with its actors created once, the median of 5 trials would not hold their start-up",)
+
+    def setup(self):
+        import ray
+
+        from ..ray_session import RaySession
+
+        self.session = RaySession(self.cell.cores, self.cell.ray_address)
+        self.session.start()
+        self.actor_class = ray.remote(num_cpus=1)(StreamingPrefixCount)
+        self.actors = []
+
+    def before_trial(self):
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+        threshold = self.cell.sizes.popular_threshold
+        self.actors = [self.actor_class.remote(threshold) for _ in range(self.cell.cores)]
+        ray.get([a.get_popular.remote() for a in self.actors])  # wait until every actor is up
+
+    def trial(self):
+        import ray
+
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        for i in range(total):
+            self.actors[i % n].add_document.remote(next(docs))
+        popular = ray.get([a.get_popular.remote() for a in self.actors])
+        return set().union(*popular), total
+
+    def diagnostics(self):
+        return self.session.diagnostics()
+
+    def teardown(self):
+        self.session.stop()
+
+
+# ------------------------------------------------------------------ multiprocessing_tuned
+
+_worker_state: StreamingPrefixCount | None = None  # one per worker process: the "actor"
+
+
+def _reset_state(threshold: int) -> None:
+    global _worker_state
+    _worker_state = StreamingPrefixCount(threshold)
+
+
+def _add_document(document: list[bytes]) -> None:
+    _worker_state.add_document(document)
+
+
+def _get_popular() -> set[bytes]:
+    return _worker_state.get_popular()
+
+
+class MultiprocessingTuned(Backend):
+    name = "multiprocessing_tuned"
+    start_method = START_METHOD
+    setup_region = "N ProcessPoolExecutor(max_workers=1) started; state reset in each before every trial"
+    timed_region = ("driver generates 10 documents per core, submits document i to worker i % N "
+                    "(state stays in the worker), then get_popular from every worker, union")
+    notes = ("one single-process executor per 'actor': the standard-library equivalent of the Ray "
+             "actors; documents are pickled once, as Ray serializes them once",)
+
+    def setup(self):
+        self.executors = [ProcessPoolExecutor(max_workers=1, mp_context=mp_context())
+                          for _ in range(self.cell.cores)]
+
+    def before_trial(self):
+        threshold = self.cell.sizes.popular_threshold
+        for future in [ex.submit(_reset_state, threshold) for ex in self.executors]:
+            future.result()
+
+    def trial(self):
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        added = [self.executors[i % n].submit(_add_document, next(docs)) for i in range(total)]
+        popular = [f.result() for f in [ex.submit(_get_popular) for ex in self.executors]]
+        for future in added:  # surface a failed add instead of losing it
+            future.result()
+        return set().union(*popular), total
+
+    def teardown(self):
+        for ex in self.executors:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+
+BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned)}
