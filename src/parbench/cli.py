@@ -91,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
 
     sub.add_parser("list", help="list workloads, backends and presets")
+
+    agg = sub.add_parser("aggregate", help="records -> timings.csv, summary.csv, speedups.csv, calibration.csv")
+    agg.add_argument("--records", type=Path, nargs="+", required=True, help="cell records (JSON)")
+    agg.add_argument("--calibration", type=Path, nargs="*", default=[], help="calibration records (JSON)")
+    agg.add_argument("--allow-mixed", action="store_true",
+                     help="aggregate records from different configurations or machines anyway")
+    agg.add_argument("--out-dir", type=Path, required=True)
+
+    fig = sub.add_parser("figures", help="tables from `aggregate` -> paper-style figures (PNG and PDF)")
+    fig.add_argument("--tables", type=Path, required=True, help="folder written by `parbench aggregate`")
+    fig.add_argument("--out-dir", type=Path, required=True)
+
+    rep = sub.add_parser("report", help="tables + claims -> the markdown report with a verdict per claim")
+    rep.add_argument("--tables", type=Path, required=True, help="folder written by `parbench aggregate`")
+    rep.add_argument("--records", type=Path, nargs="+", required=True, help="cell records (environment, protocol)")
+    rep.add_argument("--environment", type=Path, required=True, help="JSON written by `parbench env`")
+    rep.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    rep.add_argument("--template", type=Path, default=Path("paper/report.md.j2"))
+    rep.add_argument("--figures", type=Path, required=True, help="folder written by `parbench figures`")
+    rep.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -128,6 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     _check_writable(args.out)
 
+    from .machine import describe_machine
+
+    machine = describe_machine()  # before pinning, which would hide the other cores
     if cpus is None:  # cluster mode: cores may exceed this machine; the driver stays unpinned
         cpus = sorted(os.sched_getaffinity(0))
     else:
@@ -144,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config_fields = {"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
                      "warmup": args.warmup, **dict(args.config_hash_field)}
     try:
-        record = run_cell(cell, args.preset, args.trials, args.warmup, args.timeout, config_fields)
+        record = run_cell(cell, args.preset, args.trials, args.warmup, args.timeout, config_fields, machine)
     except (Interrupted, KeyboardInterrupt):
         print(f"parbench: interrupted; no record written to {args.out}", file=sys.stderr)
         return 130
@@ -170,12 +193,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except CoreCountError as exc:
         raise UsageError(str(exc)) from None
     _check_writable(args.out)
-    pin_process(cpus)
     from .machine import calibrate, describe_machine, machine_hash
     from .records import write_atomic
 
-    result = calibrate(cpus, seconds_per_round=args.seconds, repeats=args.repeats)
     machine = describe_machine()
+    pin_process(cpus)
+    result = calibrate(cpus, seconds_per_round=args.seconds, repeats=args.repeats)
     result.update(machine=machine, machine_hash=machine_hash(machine))
     write_atomic(args.out, json.dumps(result, indent=2))
     print(f"{args.cores} cores deliver {result['ceiling']:.2f}x one core on pure-Python work "
@@ -218,7 +241,49 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list}
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from .analysis.aggregate import MixedRecordsError, write_tables
+    from .records import RecordError
+
+    _check_writable(args.out_dir / "summary.csv")
+    try:
+        paths = write_tables(args.records, args.calibration, args.out_dir, allow_mixed=args.allow_mixed)
+    except (RecordError, MixedRecordsError) as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .figures import render_all
+
+    tables = {name: pd.read_csv(args.tables / f"{name}.csv")
+              for name in ("timings", "summary", "speedups", "calibration")}
+    _check_writable(args.out_dir / "x.png")
+    paths = render_all(tables["timings"], tables["summary"], tables["speedups"], tables["calibration"], args.out_dir)
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .analysis.verdicts import ClaimsError
+    from .records import RecordError
+    from .report import render_report
+
+    _check_writable(args.out)
+    try:
+        render_report(args.tables, args.records, args.environment, args.claims, args.template,
+                      args.figures, args.out)
+    except (RecordError, ClaimsError) as exc:
+        raise UsageError(str(exc)) from None
+    print(args.out)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
+            "aggregate": cmd_aggregate, "figures": cmd_figures, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -36,6 +37,16 @@ class CellTimeout(Exception):
 
 class Interrupted(BaseException):
     """SIGTERM (docker stop, snakemake cancelling a job): clean up and write nothing."""
+
+
+def _default_signals_in_child() -> None:
+    # Forked pool workers would inherit the handlers below and answer Pool.terminate()'s SIGTERM
+    # by raising inside their exit path (hanging the pool); they must simply die.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def seed_for(workload: str, cores: int) -> int:
@@ -143,6 +154,7 @@ def run_cell(
     warmup: int | None,
     timeout_s: float | None = None,
     config_fields: dict | None = None,
+    machine: dict | None = None,
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
 ) -> Record:
     """Run one (workload, backend, cores) cell and return its record (status ok or failed)."""
@@ -159,7 +171,7 @@ def run_cell(
         pinning=backend_cls.pinning,
         notes=list(backend_cls.notes),
     )
-    machine = describe_machine()
+    machine = machine or describe_machine()  # the CLI describes it before pinning narrows the view
     software = describe_software()
     record = Record(
         workload=cell.workload, backend=cell.backend, cores=cell.cores, preset=preset,

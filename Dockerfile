@@ -1,0 +1,83 @@
+# Container for the parbench artifact: re-runs the benchmarks of the 2019 Ray post
+# "10x Faster Parallel Python Without Python Multiprocessing" with the Snakemake pipeline.
+#
+#   docker build -t artifact .
+#   docker run --rm --init --shm-size=3g --user "$(id -u):$(id -g)" \
+#       -v "$PWD/results:/artifact/results" artifact                  # full pipeline (CMD)
+#   docker run ... artifact snakemake --cores all --configfile config/smoke.yaml
+#
+# Base image. The default is the official python:3.11-slim-bookworm pinned by digest. The digest
+# is the one Docker Hub served for that tag on 2024-04-25 (Python 3.11.9, Debian 12.5), as shown
+# by a docker-library maintainer's `docker run --pull=always python:3.11-slim-bookworm` output in
+# https://github.com/docker-library/python/issues/923 . Refresh it with
+#   docker buildx imagetools inspect python:3.11-slim-bookworm
+# Where no registry is reachable, build a local base with ci/make-base-image.sh (debootstrap,
+# Debian's python3 3.11.2) and pass --build-arg BASE_IMAGE=parbench-base:bookworm; that image also
+# carries the CA bundle and PIP_CERT needed behind a TLS-intercepting proxy, so this file does not
+# change. Any base works that has python3 (>= 3.11) with the venv module on PATH.
+ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:6d2502238109c929569ae99355e28890c438cb11bc88ef02cd189c173b3db07c
+FROM ${BASE_IMAGE}
+
+# Free-text description of this image, recorded by `parbench env` in every result (PARBENCH_IMAGE).
+ARG IMAGE_LABEL=parbench-artifact:dev
+ARG VERSION=0.1.0
+# The project's repository; ci/docker-build.sh passes the git remote when there is one.
+ARG SOURCE_URL=unknown
+ARG UID=1000
+ARG GID=1000
+
+LABEL org.opencontainers.image.title="parbench" \
+      org.opencontainers.image.description="Re-runs the benchmarks of the 2019 Ray post '10x Faster Parallel Python Without Python Multiprocessing' (Snakemake pipeline, Ray, multiprocessing, TensorFlow CPU)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+
+# HOME and the caches live in /home/artifact, which is made writable for every uid at the end of
+# the build, so `docker run --user "$(id -u):$(id -g)"` works for any host user (see README).
+# USER/LOGNAME answer getpass.getuser() for a uid that has no /etc/passwd entry.
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:${PATH} \
+    HOME=/home/artifact \
+    USER=artifact \
+    LOGNAME=artifact \
+    XDG_CACHE_HOME=/home/artifact/.cache \
+    XDG_CONFIG_HOME=/home/artifact/.config \
+    KERAS_HOME=/home/artifact/.keras \
+    MPLCONFIGDIR=/home/artifact/.config/matplotlib \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_DEFAULT_TIMEOUT=120 \
+    RAY_AUTH_MODE=disabled \
+    RAY_USAGE_STATS_ENABLED=0 \
+    PARBENCH_IMAGE=${IMAGE_LABEL}
+
+# The runtime user; its HOME is created here, its permissions are opened at the end.
+RUN groupadd --gid "${GID}" artifact \
+    && useradd --uid "${UID}" --gid "${GID}" --home-dir /home/artifact --create-home \
+       --shell /bin/bash artifact
+
+# Dependencies first (cached until requirements.lock changes): a venv, then the hashed lock.
+# Bytecode is compiled here once, so imports stay fast although runs write none.
+COPY requirements.lock /tmp/requirements.lock
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
+    && rm -f /tmp/requirements.lock
+
+# The project: Snakefile, workflow/, config/, profiles/, paper/, src/, tests/ (see .dockerignore).
+WORKDIR /artifact
+COPY --chown=${UID}:${GID} . /artifact
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation /artifact \
+    && rm -rf /artifact/build /artifact/src/*.egg-info \
+    && chown "${UID}:${GID}" /artifact \
+    && chmod 0777 /artifact
+
+# Bake the expensive_init model and data set in (no network needed at run time), warm the
+# matplotlib font cache, then open HOME and resources/ to any uid.
+USER ${UID}:${GID}
+RUN parbench prepare --resources /artifact/resources/expensive_init \
+    && python -c "import matplotlib.pyplot" \
+    && chmod -R a+rwX /home/artifact /artifact/resources
+
+CMD ["snakemake", "--cores", "all"]

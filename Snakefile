@@ -1,0 +1,37 @@
+# Re-runs the three benchmarks of "10x Faster Parallel Python Without Python Multiprocessing"
+# (Ray, 2019) on every backend x workload x core count, then aggregates, plots and reports.
+# `snakemake --cores all` runs everything on config/config.yaml; see README.md.
+from snakemake.utils import min_version
+
+min_version("9.17")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/environment.smk"
+include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/bench.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+onstart:
+    print_plan()
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.md",
+
+
+rule reference_report:
+    input:
+        "results/reference/report.md",

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run the smoke pipeline inside the artifact image, with the results written to the host, and check
+# that the expected outputs exist. Prints the smoke run's wall time.
+#
+# Usage: ci/docker-smoke.sh [extra snakemake arguments...]
+#   env IMAGE     image to run (default artifact; build it with ci/docker-build.sh)
+#       OUT_DIR   host folder mounted at /artifact/results (default results-docker)
+#       CONFIG    config file inside the image (default config/smoke.yaml)
+#       KEEP=1    keep OUT_DIR's old contents (default: start from an empty folder, since the
+#                 container's .snakemake metadata does not survive between runs)
+#       SHM_SIZE  /dev/shm size for Ray's object store (default 3g)
+set -euo pipefail
+
+# Files the smoke pipeline must produce, relative to OUT_DIR. Edit as the pipeline grows.
+EXPECTED_OUTPUTS=(
+    report.md
+    figures/numerical.png
+)
+
+cd "$(dirname "$0")/.."
+IMAGE=${IMAGE:-artifact}
+OUT_DIR=${OUT_DIR:-results-docker}
+CONFIG=${CONFIG:-config/smoke.yaml}
+SHM_SIZE=${SHM_SIZE:-3g}
+
+log() { printf 'docker-smoke: %s\n' "$*"; }
+
+docker image inspect "$IMAGE" >/dev/null 2>&1 || { log "image $IMAGE not found; run ci/docker-build.sh first"; exit 2; }
+
+if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$OUT_DIR"; fi
+mkdir -p "$OUT_DIR"
+out_abs=$(cd "$OUT_DIR" && pwd)
+
+# Runs as the calling user's uid:gid so the results on the host belong to that user; the image
+# works for any uid (HOME, caches, /artifact and resources/ are writable for all).
+# --init reaps the processes that Ray and multiprocessing leave to PID 1.
+run=(docker run --rm --init --shm-size="$SHM_SIZE" --user "$(id -u):$(id -g)"
+     -v "$out_abs:/artifact/results" "$IMAGE")
+
+log "pre-flight: imports in $IMAGE"
+"${run[@]}" python -c 'import ray, tensorflow, snakemake, parbench' 2>/dev/null \
+    || { log "pre-flight failed: cannot import ray, tensorflow, snakemake, parbench in $IMAGE"; exit 1; }
+
+log "${run[*]} snakemake --cores all --configfile $CONFIG $*"
+start=$(date +%s)
+rc=0
+"${run[@]}" snakemake --cores all --configfile "$CONFIG" "$@" || rc=$?
+wall=$(( $(date +%s) - start ))
+log "smoke wall time: ${wall} s (exit status $rc)"
+[[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc"; exit "$rc"; }
+
+missing=0
+for f in "${EXPECTED_OUTPUTS[@]}"; do
+    if [[ -s "$OUT_DIR/$f" ]]; then
+        log "ok      $OUT_DIR/$f"
+    else
+        log "MISSING $OUT_DIR/$f"
+        missing=$((missing + 1))
+    fi
+done
+if ((missing)); then log "FAILED: $missing expected output(s) missing"; exit 1; fi
+log "passed"

@@ -1,0 +1,183 @@
+"""Tables + records + claims -> results/report.md, through the jinja2 template in paper/.
+
+Every number the report prints is computed here from the aggregated tables or the records; the
+only typed numbers are the original's, read from paper/claims.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from .analysis.aggregate import load_records
+from .analysis.verdicts import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, WORKLOAD_ORDER, evaluate, load_claims
+from .records import write_atomic
+
+NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
+LOW_CEILING = 0.8  # calibrated ceiling below this fraction of N is flagged
+ORIGINAL_BACKENDS = ("serial", "multiprocessing", "ray")
+WORKLOAD_TITLES = {
+    "numerical": "Numerical data (B1)",
+    "stateful": "Stateful computation (B2)",
+    "expensive_init": "Expensive initialization (B3)",
+}
+
+
+def fmt(x, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ci(low, high, digits: int = 2) -> str:
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return "n/a"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def mib(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x / 2**20:.0f}"
+
+
+def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
+    out = []
+    for r in summary.itertuples():
+        cell = f"{r.workload}/{r.backend}/{r.cores} cores"
+        if r.status != "ok":
+            out.append(f"**failed cell** {cell}: {r.error}")
+            continue
+        if not r.work_complete:
+            out.append(f"**work done differs** {cell}: {fmt(r.work_done, 0)} of {r.work_expected} units per trial"
+                       + (" (the original's 4 state slots: only 4 documents per round are processed above 4 cores)"
+                          if r.workload == "stateful" and r.backend == "multiprocessing" else ""))
+        if r.digest_agrees is False or r.digest_agrees == False:  # noqa: E712 - pandas may give numpy bools
+            out.append(f"**digest differs from serial** {cell}: {r.digest}")
+        if r.object_store_in_shm is False or r.object_store_in_shm == False:  # noqa: E712
+            out.append(f"**Ray object store not in /dev/shm** {cell}: Ray fell back to disk; "
+                       f"run the container with a larger --shm-size")
+        if isinstance(r.spilled_bytes, (int, float)) and not math.isnan(r.spilled_bytes) and r.spilled_bytes > 0:
+            out.append(f"**Ray spilled objects** {cell}: {mib(r.spilled_bytes)} MiB spilled to disk")
+        if isinstance(r.cv, float) and not math.isnan(r.cv) and r.cv > NOISY_CV:
+            out.append(f"**noisy cell** {cell}: coefficient of variation {r.cv:.0%} over {r.n} trials")
+    for r in calibration.itertuples():
+        if r.cores > 1 and r.ceiling < LOW_CEILING * r.cores:
+            out.append(f"**machine ceiling far below N** at {r.cores} cores: {fmt(r.ceiling)}x "
+                       f"({r.efficiency:.0%} of ideal); no backend can exceed it")
+    return out
+
+
+def _seconds_table(summary: pd.DataFrame, claims: dict, cores: int) -> list[dict]:
+    rows = []
+    original = claims.get("original_seconds", {})
+    ok = summary[summary.status == "ok"].set_index(["workload", "backend", "cores"])
+    for workload in WORKLOAD_ORDER:
+        for backend in ORIGINAL_BACKENDS:
+            key = (workload, backend, cores)
+            have = key in ok.index
+            rows.append({
+                "workload": workload, "backend": backend,
+                "original": original.get(workload, {}).get(backend),
+                "median": fmt(ok.loc[key, "median_s"], 3) if have else "n/a",
+                "ci": fmt_ci(ok.loc[key, "ci_low_s"], ok.loc[key, "ci_high_s"], 3) if have else "n/a",
+            })
+    return rows
+
+
+def _headline(speedups: pd.DataFrame, cores: int) -> list[dict]:
+    out = []
+    for baseline, words in (("serial", "serial Python"), ("multiprocessing", "multiprocessing"),
+                            ("faster_of_two", "the faster of the two")):
+        rows = speedups[(speedups.backend == "ray") & (speedups.baseline == baseline) & (speedups.cores == cores)]
+        if rows.empty:
+            out.append({"baseline": words, "range": "not measured", "per_workload": ""})
+            continue
+        per = "; ".join(f"{r.workload} {fmt(r.speedup)}x" for r in rows.itertuples())
+        out.append({"baseline": words, "range": f"{fmt(rows.speedup.min())}-{fmt(rows.speedup.max())}x",
+                    "per_workload": per})
+    return out
+
+
+def _protocols(records) -> list[dict]:
+    seen, out = set(), []
+    for r in sorted(records, key=lambda r: (WORKLOAD_ORDER.index(r.workload) if r.workload in WORKLOAD_ORDER else 9,
+                                            r.backend)):
+        if (r.workload, r.backend) in seen or r.protocol is None:
+            continue
+        seen.add((r.workload, r.backend))
+        p = r.protocol
+        out.append({"workload": r.workload, "backend": r.backend, "setup": p.setup_region, "timed": p.timed_region,
+                    "warmups": f"{p.warmups} ({p.warmup_policy})", "threads": "N" if p.worker_threads == r.cores and r.cores > 1 else str(p.worker_threads),
+                    "start_method": p.start_method or "-", "pinning": p.pinning, "notes": " ".join(p.notes)})
+    return out
+
+
+def _relative(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def render_report(tables: Path, record_paths, environment: Path, claims_path: Path, template: Path,
+                  figures: Path, out: Path) -> None:
+    summary = pd.read_csv(tables / "summary.csv")
+    speedups = pd.read_csv(tables / "speedups.csv")
+    calibration = pd.read_csv(tables / "calibration.csv")
+    records = load_records(record_paths, allow_mixed=True)  # mixing was checked by `aggregate`
+    claims = load_claims(claims_path)
+    env = json.loads(environment.read_text())
+    verdicts = evaluate(claims, speedups, summary, calibration)
+    max_cores = int(summary.cores.max())
+    ok = summary[summary.status == "ok"]
+
+    cells = [{
+        "workload": r.workload, "backend": r.backend, "cores": r.cores, "status": r.status, "n": r.n,
+        "median": fmt(r.median_s, 3), "ci": fmt_ci(r.ci_low_s, r.ci_high_s, 3), "iqr": fmt(r.iqr_s, 3),
+        "cv": "n/a" if math.isnan(r.cv) else f"{r.cv:.0%}", "setup": fmt(r.setup_s, 2),
+        "teardown": fmt(r.teardown_s, 2), "rss": mib(r.peak_rss_bytes),
+        "work": f"{fmt(r.work_done, 0)}/{r.work_expected}",
+        "digest": "-" if r.digest_agrees != r.digest_agrees else ("ok" if r.digest_agrees else "DIFFERS"),
+    } for r in summary.itertuples()]
+
+    tuned = speedups[(speedups.backend == "ray") & (speedups.baseline == "multiprocessing_tuned")
+                     & (speedups.cores == max_cores)]
+    abstraction = [{"workload": r.workload, "speedup": fmt(r.speedup), "ci": fmt_ci(r.ci_low, r.ci_high)}
+                   for r in tuned.itertuples()]
+
+    order = sorted(records, key=lambda r: r.started_at)
+    first, last = (order[0].started_at, order[-1].finished_at) if order else ("", "")
+    trial_seconds = sum(t.seconds for r in records for t in r.trials)
+    figure_files = {w: _relative(figures / f"{w}.png", out.parent) for w in WORKLOAD_ORDER
+                    if (figures / f"{w}.png").exists()}
+    context = {
+        "claims": claims, "verdicts": verdicts, "max_cores": max_cores,
+        "counts": {v: sum(1 for x in verdicts if x.verdict == v) for v in (REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE)},
+        "headline": _headline(speedups, max_cores),
+        "seconds": _seconds_table(summary, claims, max_cores),
+        "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
+        "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
+        "protocols": _protocols(records),
+        "calibration": [{"cores": int(r.cores), "ceiling": fmt(r.ceiling), "efficiency": f"{r.efficiency:.0%}"}
+                        for r in calibration.itertuples()],
+        "env": env, "preset": records[0].preset if records else "n/a",
+        "sizes": {r.workload: r.sizes for r in records},
+        "core_counts": sorted(int(c) for c in summary.cores.unique()),
+        "backends": sorted(summary.backend.unique()), "n_cells": len(summary),
+        "n_failed": int((summary.status != "ok").sum()), "n_ok": len(ok),
+        "trials": sorted({len(r.trials) for r in records if r.status == "ok"}),
+        "run_order": [f"{r.workload}/{r.backend}/{r.cores}" for r in order],
+        "first": first, "last": last, "trial_seconds": fmt(trial_seconds, 0),
+        "figures": figure_files, "titles": WORKLOAD_TITLES,
+        "panel": _relative(figures / "panel.png", out.parent),
+        "speedup_figure": _relative(figures / "speedup.png", out.parent),
+        "software": records[0].software if records else {},
+    }
+    loader = jinja2.FileSystemLoader(str(template.parent))
+    environment_j2 = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
+                                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    text = environment_j2.get_template(template.name).render(**context)
+    write_atomic(out, text)

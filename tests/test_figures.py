@@ -1,0 +1,244 @@
+"""Tests of parbench.figures on small synthetic tables (fast: no benchmark is run)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.image as mimage  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from parbench import figures  # noqa: E402
+
+NAN = math.nan
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")
+WORKLOADS = ("numerical", "stateful", "expensive_init")
+CORES = (1, 2)
+# Serial median seconds per workload; the parallel backends get faster with cores.
+BASE = {"numerical": 4.0, "stateful": 6.0, "expensive_init": 9.0}
+FACTOR = {"serial": 1.0, "multiprocessing": 0.8, "ray": 0.4, "multiprocessing_tuned": 0.5}
+FAILED_CELL = ("stateful", "multiprocessing", 2)
+NAN_CI_CELL = ("numerical", "ray", 2)
+
+
+def _median(w: str, b: str, c: int) -> float:
+    return BASE[w] if b == "serial" else BASE[w] * FACTOR[b] / c
+
+
+def make_tables(workloads=WORKLOADS, backends=BACKENDS):
+    timings, summary, speedups = [], [], []
+    for w in workloads:
+        for b in backends:
+            for c in CORES:
+                m = _median(w, b, c)
+                failed = (w, b, c) == FAILED_CELL
+                nan_ci = (w, b, c) == NAN_CI_CELL
+                if not failed:
+                    for t, f in enumerate((0.95, 1.0, 1.07)):
+                        timings.append(dict(workload=w, backend=b, cores=c, trial=t,
+                                            seconds=m * f, work_done=10, work_expected=10,
+                                            digest="abc"))
+                summary.append(dict(
+                    workload=w, backend=b, cores=c,
+                    status="failed" if failed else "ok",
+                    error="worker died" if failed else "",
+                    n=0 if failed else 3,
+                    median_s=NAN if failed else m,
+                    q1_s=NAN if failed else m * 0.97,
+                    q3_s=NAN if failed else m * 1.04,
+                    iqr_s=NAN if failed else m * 0.07,
+                    ci_low_s=NAN if failed or nan_ci else m * 0.95,
+                    ci_high_s=NAN if failed or nan_ci else m * 1.07,
+                    cv=NAN if failed else 0.05,
+                    setup_s=0.1, teardown_s=0.05, peak_rss_bytes=1e8, peak_shm_bytes=0,
+                    work_done=0 if failed else 10, work_expected=10,
+                    work_complete=not failed, digest="" if failed else "abc",
+                    digest_agrees=not failed, object_store_in_shm=NAN, spilled_bytes=0,
+                    worker_threads=1,
+                ))
+                if b != "serial":
+                    s = NAN if failed else BASE[w] / m
+                    speedups.append(dict(
+                        workload=w, cores=c, backend=b, baseline="serial", speedup=s,
+                        ci_low=NAN if failed or nan_ci else s * 0.9,
+                        ci_high=NAN if failed or nan_ci else s * 1.1,
+                        ci_method="bootstrap",
+                    ))
+                    speedups.append(dict(  # another baseline: must not be drawn as "over serial"
+                        workload=w, cores=c, backend=b, baseline="multiprocessing", speedup=99.0,
+                        ci_low=NAN, ci_high=NAN, ci_method="none",
+                    ))
+    calibration = pd.DataFrame(dict(cores=[1, 2], ceiling=[1.0, 1.85], efficiency=[1.0, 0.925]))
+    return (pd.DataFrame(timings), pd.DataFrame(summary), pd.DataFrame(speedups), calibration)
+
+
+def expected_files(out: Path, workloads) -> set[Path]:
+    stems = [*workloads, "panel", "speedup"]
+    return {out / f"{s}.{ext}" for s in stems for ext in ("png", "pdf")}
+
+
+def assert_valid_outputs(paths) -> None:
+    for p in paths:
+        data = p.read_bytes()
+        if p.suffix == ".png":
+            assert data[:8] == PNG_SIGNATURE, p
+            img = mimage.imread(p)
+            assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100, (p, img.shape)
+        else:
+            assert p.suffix == ".pdf"
+            assert data.startswith(b"%PDF"), p
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return make_tables()
+
+
+def test_render_all_writes_every_figure(tables, tmp_path):
+    out = tmp_path / "figs"  # does not exist yet: render_all must create it
+    plt.close("all")
+    paths = figures.render_all(*tables, out_dir=out, title_suffix=" (test)")
+    assert set(paths) == expected_files(out, WORKLOADS)
+    assert len(paths) == len(set(paths))
+    assert_valid_outputs(paths)
+    assert plt.get_fignums() == [], "render_all must close every figure it opens"
+
+
+def test_two_workloads_and_empty_calibration(tmp_path):
+    timings, summary, speedups, _ = make_tables(workloads=("numerical", "stateful"))
+    empty_cal = pd.DataFrame(columns=["cores", "ceiling", "efficiency"])
+    paths = figures.render_all(timings, summary, speedups, empty_cal, tmp_path)
+    assert set(paths) == expected_files(tmp_path, ("numerical", "stateful"))
+    assert not (tmp_path / "expensive_init.png").exists()
+    assert_valid_outputs(paths)
+    assert plt.get_fignums() == []
+
+
+def test_backend_colour_is_fixed_and_distinct():
+    colours = [figures.backend_colour(b) for b in figures.BACKEND_ORDER]
+    assert colours == [figures.backend_colour(b) for b in figures.BACKEND_ORDER]
+    assert len(set(colours)) == len(figures.BACKEND_ORDER) == 9
+    assert figures.backend_colour("ray") != figures.backend_colour("multiprocessing")
+    assert figures.backend_colour("some_new_backend") == figures.backend_colour("some_new_backend")
+    assert list(figures.BACKEND_ORDER) == [
+        "serial", "multiprocessing", "ray", "multiprocessing_tuned",
+        "joblib", "concurrent_futures", "dask", "mpire", "threads",
+    ]
+
+
+def test_labels_and_titles():
+    assert figures.backend_label("serial") == "serial Python"
+    assert figures.backend_label("multiprocessing") == "multiprocessing (original)"
+    assert figures.backend_label("ray") == "Ray"
+    assert figures.backend_label("multiprocessing_tuned") == "multiprocessing (tuned)"
+    assert figures.backend_label("dask") == "dask"
+    assert figures.workload_title("numerical") == "Numerical data (B1)"
+    assert figures.workload_title("stateful") == "Stateful computation (B2)"
+    assert figures.workload_title("expensive_init") == "Expensive initialization (B3)"
+
+
+def _same(c1, c2) -> bool:
+    return mcolors.to_hex(c1) == mcolors.to_hex(c2)
+
+
+def test_same_colour_in_bar_and_speedup_figures(tables):
+    timings, summary, speedups, calibration = tables
+    bar_fig = figures.workload_figure(summary, "numerical", timings)
+    sp_fig = figures.speedup_figure(speedups, calibration)
+    try:
+        for b in ("multiprocessing", "ray", "multiprocessing_tuned"):
+            want = figures.backend_colour(b)
+            bars = [p for p in bar_fig.axes[0].patches if p.get_gid() == f"bars:{b}"]
+            assert bars and all(_same(p.get_facecolor(), want) for p in bars)
+            lines = [ln for ax in sp_fig.axes for ln in ax.lines if ln.get_gid() == f"speedup:{b}"]
+            assert len(lines) == 3 and all(_same(ln.get_color(), want) for ln in lines)
+    finally:
+        plt.close(bar_fig)
+        plt.close(sp_fig)
+
+
+def test_bar_heights_are_the_summary_medians(tables):
+    _, summary, _, _ = tables
+    fig = figures.workload_figure(summary, "expensive_init")
+    try:
+        ax = fig.axes[0]
+        ray = sorted((p for p in ax.patches if p.get_gid() == "bars:ray"), key=lambda p: p.get_x())
+        assert [p.get_height() for p in ray] == pytest.approx(
+            [_median("expensive_init", "ray", c) for c in CORES])
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+        assert ax.get_xlabel() == "physical cores"
+        assert ax.get_ylabel() == "time per trial (s)"
+        assert ax.get_title() == "Expensive initialization (B3)"
+    finally:
+        plt.close(fig)
+
+
+def test_failed_cell_is_marked_not_drawn(tables):
+    _, summary, _, _ = tables
+    fig = figures.workload_figure(summary, "stateful", title_suffix=" - test")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_title() == "Stateful computation (B2) - test"
+        mp_bars = [p for p in ax.patches if p.get_gid() == "bars:multiprocessing"]
+        assert len(mp_bars) == 1  # the 2-core cell failed
+        marks = [ln for ln in ax.lines if ln.get_gid() == "failed:multiprocessing"]
+        assert len(marks) == 1 and marks[0].get_marker() == "x"
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert figures.FAILED_LABEL in labels
+    finally:
+        plt.close(fig)
+
+
+def test_absent_backend_not_in_legend(tables):
+    timings, summary, speedups, calibration = tables
+    summary = summary[summary["backend"] != "multiprocessing_tuned"]
+    speedups = speedups[speedups["backend"] != "multiprocessing_tuned"]
+    figs = [figures.workload_figure(summary, "numerical"), figures.panel_figure(summary),
+            figures.speedup_figure(speedups, calibration)]
+    try:
+        for fig in figs:
+            labels = [t.get_text() for t in fig.legends[0].get_texts()]
+            assert "multiprocessing (tuned)" not in labels
+            assert "Ray" in labels and "multiprocessing (original)" in labels
+        sp_labels = [t.get_text() for t in figs[2].legends[0].get_texts()]
+        assert "serial Python" not in sp_labels
+        assert figures.IDEAL_LABEL in sp_labels and figures.CEILING_LABEL in sp_labels
+        empty = figures.speedup_figure(speedups, calibration.iloc[0:0])
+        figs.append(empty)
+        assert figures.CEILING_LABEL not in [t.get_text() for t in empty.legends[0].get_texts()]
+    finally:
+        for fig in figs:
+            plt.close(fig)
+
+
+def test_speedup_uses_serial_baseline_only(tables):
+    _, _, speedups, calibration = tables
+    fig = figures.speedup_figure(speedups, calibration)
+    try:
+        assert len(fig.axes) == 3
+        assert fig.axes[0].get_ylabel() == "speedup over serial Python (x)"
+        for ax in fig.axes:
+            for ln in ax.lines:
+                if (ln.get_gid() or "").startswith("speedup:"):
+                    assert max(ln.get_ydata()) < 99.0  # the other baseline's rows are not drawn
+        stateful = fig.axes[1]  # panels follow WORKLOAD_ORDER
+        assert stateful.get_title() == "Stateful computation (B2)"
+        gids = [ln.get_gid() or "" for ln in stateful.lines]
+        assert [g for g in gids if g.startswith("failed:")] == ["failed:multiprocessing"]
+    finally:
+        plt.close(fig)
+
+
+def test_missing_column_is_reported(tables, tmp_path):
+    timings, summary, speedups, calibration = tables
+    with pytest.raises(ValueError, match="median_s"):
+        figures.render_all(timings, summary.drop(columns=["median_s"]), speedups, calibration,
+                           tmp_path)

@@ -1,0 +1,26 @@
+# One job per (workload, backend, cores) cell. Every job claims all cores and the single
+# bench_slot, so timing jobs never overlap. Exit status 1 means "the cell failed and its record
+# says why": the job still succeeds so the other cells run and the report shows the failure.
+rule bench:
+    input:
+        bench_inputs,
+    output:
+        "results/raw/{workload}/{backend}/{cores}.json",
+    log:
+        "logs/bench/{workload}/{backend}/{cores}.log",
+    wildcard_constraints:
+        cores=r"\d+",
+    params:
+        preset=config["preset"],
+        trials=config["trials"],
+        warmup=warmup_option(),
+        timeout=config["run_timeout_s"],
+    threads: lambda wildcards: workflow.cores
+    resources:
+        bench_slot=1,
+    priority: cell_priority
+    shell:
+        "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
+        " --cores {wildcards.cores} --preset {params.preset} --trials {params.trials}"
+        " {params.warmup} --timeout {params.timeout} --out {output} 2> {log}"
+        " || test $? -eq 1"

@@ -1,0 +1,100 @@
+# Helpers shared by the rules: config validation, the cell list, ordering and the run plan.
+import random
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from parbench.machine import read_topology
+from parbench.plan import estimate_seconds
+
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as exc:
+    # jsonschema's message names the key and the allowed values; drop the stack of context.
+    first = str(exc).strip().splitlines()
+    raise WorkflowError(
+        "config error: " + " ".join(line.strip() for line in first[:3])
+        + " — fix the value in config/config.yaml (or the --configfile / --config you passed); "
+        + "see config/README.md for the allowed values"
+    ) from None
+
+AUTO_CORES = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]
+PHYSICAL_CORES = read_topology().physical_cores
+
+
+def resolve_cores(value):
+    if value == "auto":
+        cores = [c for c in AUTO_CORES if c <= PHYSICAL_CORES]
+        return sorted(set(cores) | {PHYSICAL_CORES})
+    too_many = [c for c in value if c > PHYSICAL_CORES]
+    if too_many:
+        raise WorkflowError(
+            f"config error: cores {too_many} exceed the {PHYSICAL_CORES} physical cores this machine "
+            f"lets the run use; use cores: auto or values up to {PHYSICAL_CORES}"
+        )
+    return sorted(value)
+
+
+CORES = resolve_cores(config["cores"])
+WORKLOADS = config["workloads"]
+BACKENDS = config["backends"]
+TABLES = ["timings", "summary", "speedups", "calibration"]
+FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
+CELLS = [(w, b, c) for w in WORKLOADS for b in BACKENDS for c in CORES]
+
+# A seeded shuffle of the cells, so that slow drift of the machine's speed favours no backend.
+# Snakemake starts the ready job of highest priority first; calibration goes before every cell.
+_order = list(CELLS)
+random.Random(config["seed"]).shuffle(_order)
+CELL_PRIORITY = {cell: len(_order) - rank for rank, cell in enumerate(_order)}
+CALIBRATION_PRIORITY = len(_order) + 100
+
+
+def cell_priority(wildcards):
+    return CELL_PRIORITY.get((wildcards.workload, wildcards.backend, int(wildcards.cores)), 0)
+
+
+def record_path(workload, backend, cores):
+    return f"results/raw/{workload}/{backend}/{cores}.json"
+
+
+def warmup_option():
+    return "" if config["warmup"] == "original" else f"--warmup {config['warmup']}"
+
+
+def bench_inputs(wildcards):
+    if wildcards.workload == "expensive_init":
+        return ["resources/expensive_init/model.keras", "resources/expensive_init/mnist_synthetic.npz"]
+    return []
+
+
+def records_for(outdir):
+    if outdir == "results/reference":
+        return sorted(str(p) for p in Path("paper/reference/raw").glob("*/*/*.json"))
+    return [record_path(*cell) for cell in CELLS]
+
+
+def calibrations_for(outdir):
+    if outdir == "results/reference":
+        return sorted(str(p) for p in Path("paper/reference/calibration").glob("*.json"))
+    return [f"results/calibration/{c}.json" for c in CORES]
+
+
+def environment_for(outdir):
+    if outdir == "results/reference":
+        return "paper/reference/environment.json"
+    return "results/environment.json"
+
+
+def print_plan():
+    missing = [cell for cell in CELLS if not Path(record_path(*cell)).exists()]
+    estimate = estimate_seconds(missing, config["preset"], config["trials"], Path("paper/reference/raw"))
+    when = (f"about {estimate / 60:.0f} min on a machine like the reference one (estimated from "
+            f"paper/reference records)" if estimate else "no estimate (no reference records)")
+    print(
+        f"parbench: {len(CELLS)} cells ({len(WORKLOADS)} workloads x {len(BACKENDS)} backends x "
+        f"cores {CORES}), preset {config['preset']}, {config['trials']} trials each; "
+        f"{len(missing)} still to time, {when}. Per-cell progress: logs/bench/<workload>/<backend>/<cores>.log",
+        file=sys.stderr,
+    )

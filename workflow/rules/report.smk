@@ -1,0 +1,18 @@
+rule report:
+    input:
+        tables=expand("{{outdir}}/{table}.csv", table=TABLES),
+        figures=expand("{{outdir}}/figures/{name}.png", name=FIGURE_NAMES),
+        records=lambda wildcards: records_for(wildcards.outdir),
+        environment=lambda wildcards: environment_for(wildcards.outdir),
+        claims="paper/claims.yaml",
+        template="paper/report.md.j2",
+    output:
+        report("{outdir}/report.md", caption="../report/report.rst", category="Report"),
+    log:
+        "logs/{outdir}/report.log",
+    wildcard_constraints:
+        outdir="results|results/reference",
+    shell:
+        "parbench report --tables {wildcards.outdir} --records {input.records}"
+        " --environment {input.environment} --claims {input.claims} --template {input.template}"
+        " --figures {wildcards.outdir}/figures --out {output} > {log} 2>&1"
