@@ -9,6 +9,11 @@ min_version("9.17")
 configfile: "config/config.yaml"
 
 
+# The whole workflow runs inside this image (built locally from the Dockerfile, see README);
+# it is not pulled from a registry.
+containerized: "docker://parbench-artifact:0.1.0"
+
+
 report: "workflow/report/workflow.rst"
 
 

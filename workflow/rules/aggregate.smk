@@ -2,6 +2,7 @@ rule aggregate:
     input:
         records=lambda wildcards: records_for(wildcards.outdir),
         calibration=lambda wildcards: calibrations_for(wildcards.outdir),
+        code=["src/parbench/analysis/aggregate.py", "src/parbench/analysis/stats.py"],
     output:
         expand("{{outdir}}/{table}.csv", table=TABLES),
         "{outdir}/timings.parquet",

@@ -10,15 +10,15 @@ rule bench:
         "logs/bench/{workload}/{backend}/{cores}.log",
     wildcard_constraints:
         cores=r"\d+",
+    priority: cell_priority
+    threads: lambda wildcards: workflow.cores
+    resources:
+        bench_slot=1,
     params:
         preset=config["preset"],
         trials=config["trials"],
         warmup=warmup_option(),
         timeout=config["run_timeout_s"],
-    threads: lambda wildcards: workflow.cores
-    resources:
-        bench_slot=1,
-    priority: cell_priority
     shell:
         "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
         " --cores {wildcards.cores} --preset {params.preset} --trials {params.trials}"

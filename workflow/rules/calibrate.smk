@@ -5,9 +5,9 @@ rule calibrate:
         "logs/calibration/{cores}.log",
     wildcard_constraints:
         cores=r"\d+",
+    priority: CALIBRATION_PRIORITY
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,
-    priority: CALIBRATION_PRIORITY
     shell:
         "parbench calibrate --cores {wildcards.cores} --out {output} 2> {log}"

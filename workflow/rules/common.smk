@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, the cell list, ordering and the run plan.
 import random
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -8,16 +9,39 @@ from snakemake.utils import validate
 from parbench.machine import read_topology
 from parbench.plan import estimate_seconds
 
-try:
-    validate(config, "../schemas/config.schema.yaml")
-except WorkflowError as exc:
-    # jsonschema's message names the key and the allowed values; drop the stack of context.
-    first = str(exc).strip().splitlines()
+SCHEMA = "../schemas/config.schema.yaml"
+
+
+def config_problems(cfg):
+    """Every schema violation as 'key: problem', so the message names the key to fix."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(workflow.source_path(SCHEMA)).read_text())
+    problems = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(cfg):
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        allowed = ""
+        if error.validator == "enum":
+            allowed = f" (allowed: {', '.join(map(str, error.validator_value))})"
+        elif error.validator == "oneOf" and key == "cores":
+            allowed = " (allowed: auto, or a list of integers >= 1)"
+        problems.append(f"{key}: {error.message}{allowed}")
+    return problems
+
+
+# `--config cores=[1,2]` arrives as a list of strings.
+if isinstance(config.get("cores"), list):
+    config["cores"] = [int(c) if isinstance(c, str) and c.isdigit() else c for c in config["cores"]]
+_problems = config_problems(config)
+if _problems:
     raise WorkflowError(
-        "config error: " + " ".join(line.strip() for line in first[:3])
-        + " — fix the value in config/config.yaml (or the --configfile / --config you passed); "
-        + "see config/README.md for the allowed values"
-    ) from None
+        "config error: "
+        + "; ".join(_problems)
+        + ". Fix it in config/config.yaml (or the --configfile / --config you passed); "
+        + "config/README.md lists the allowed values."
+    )
+validate(config, SCHEMA)  # fills in the schema's defaults
 
 AUTO_CORES = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]
 PHYSICAL_CORES = read_topology().physical_cores
@@ -65,7 +89,10 @@ def warmup_option():
 
 def bench_inputs(wildcards):
     if wildcards.workload == "expensive_init":
-        return ["resources/expensive_init/model.keras", "resources/expensive_init/mnist_synthetic.npz"]
+        return [
+            "resources/expensive_init/model.keras",
+            "resources/expensive_init/mnist_synthetic.npz",
+        ]
     return []
 
 
@@ -89,9 +116,15 @@ def environment_for(outdir):
 
 def print_plan():
     missing = [cell for cell in CELLS if not Path(record_path(*cell)).exists()]
-    estimate = estimate_seconds(missing, config["preset"], config["trials"], Path("paper/reference/raw"))
-    when = (f"about {estimate / 60:.0f} min on a machine like the reference one (estimated from "
-            f"paper/reference records)" if estimate else "no estimate (no reference records)")
+    estimate = estimate_seconds(
+        missing, config["preset"], config["trials"], Path("paper/reference/raw")
+    )
+    when = (
+        f"about {estimate / 60:.0f} min on a machine like the reference one (estimated from "
+        f"paper/reference records)"
+        if estimate
+        else "no estimate (no reference records)"
+    )
     print(
         f"parbench: {len(CELLS)} cells ({len(WORKLOADS)} workloads x {len(BACKENDS)} backends x "
         f"cores {CORES}), preset {config['preset']}, {config['trials']} trials each; "

@@ -1,6 +1,7 @@
 rule figures:
     input:
-        expand("{{outdir}}/{table}.csv", table=TABLES),
+        tables=expand("{{outdir}}/{table}.csv", table=TABLES),
+        code="src/parbench/figures.py",  # editing the plots reruns only figures and report
     output:
         [
             report(

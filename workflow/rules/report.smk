@@ -6,6 +6,7 @@ rule report:
         environment=lambda wildcards: environment_for(wildcards.outdir),
         claims="paper/claims.yaml",
         template="paper/report.md.j2",
+        code=["src/parbench/report.py", "src/parbench/analysis/verdicts.py"],
     output:
         report("{outdir}/report.md", caption="../report/report.rst", category="Report"),
     log:

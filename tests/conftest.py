@@ -1,0 +1,45 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def parbench(*args, cwd=None, timeout=600, env=None):
+    """Run the installed `parbench` CLI as a user would; returns the CompletedProcess."""
+    return subprocess.run([str(BIN / "parbench"), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def prepared_resources(tmp_path_factory):
+    """The expensive_init model and data, prepared once per session (about 20 s)."""
+    existing = ROOT / "resources" / "expensive_init"
+    if (existing / "model.keras").exists() and (existing / "mnist_synthetic.npz").exists():
+        return existing
+    target = tmp_path_factory.mktemp("resources") / "expensive_init"
+    result = parbench("prepare", "--resources", target)
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+def copy_project(dest: Path) -> Path:
+    """A temporary copy of the workflow (no results, no venv), as a fresh clone would have."""
+    for name in ("Snakefile", "workflow", "config", "profiles", "paper", "src"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake_env():
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env

@@ -1,0 +1,120 @@
+"""The smoke DAG end to end in a temporary copy of the project (about 2.5 minutes on 2 cores)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+from conftest import ROOT, copy_project, snakemake_env
+from parbench.machine import read_topology
+
+
+def snakemake(project, *args, timeout=900):
+    return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
+                          timeout=timeout, env=snakemake_env())
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    table = dry_run_output.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, prepared_resources):
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    # Reuse the session's prepared model so the DAG does not train it again.
+    target = project / "resources" / "expensive_init"
+    target.mkdir(parents=True)
+    for name in ("model.keras", "mnist_synthetic.npz"):
+        (target / name).write_bytes((prepared_resources / name).read_bytes())
+    result = snakemake(project, "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return project, result
+
+
+CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
+
+
+@pytest.mark.slow
+def test_the_run_announces_its_plan(smoke_run):
+    _, result = smoke_run
+    assert re.search(r"parbench: 24 cells \(3 workloads x 4 backends x cores \[1, 2\]\)", result.stderr)
+
+
+@pytest.mark.slow
+def test_summary_has_every_cell_and_they_agree(smoke_run):
+    project, _ = smoke_run
+    summary = pd.read_csv(project / "results" / "summary.csv")
+    assert len(summary) == 3 * 4 * len(CORES)
+    assert (summary.status == "ok").all()
+    assert summary.digest_agrees.all()
+    assert summary.work_complete.all()
+    timings = pd.read_csv(project / "results" / "timings.csv")
+    assert len(timings) == len(summary) * 3
+    speedups = pd.read_csv(project / "results" / "speedups.csv")
+    ray_vs_serial = speedups[(speedups.backend == "ray") & (speedups.baseline == "serial")]
+    assert len(ray_vs_serial) == 3 * len(CORES)
+
+
+@pytest.mark.slow
+def test_every_figure_is_a_valid_image(smoke_run):
+    project, _ = smoke_run
+    for name in ("numerical", "stateful", "expensive_init", "panel", "speedup"):
+        png = project / "results" / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        height, width = matplotlib.image.imread(png).shape[:2]
+        assert height > 100 and width > 100
+        assert (project / "results" / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.slow
+def test_every_claim_has_a_number_and_a_verdict(smoke_run):
+    project, _ = smoke_run
+    report = (project / "results" / "report.md").read_text()
+    rows = [line for line in report.splitlines() if re.match(r"^\| C\d[a-z]? \|", line)]
+    claim_ids = [c for c in re.findall(r"id: (C\d[a-z]?)", (ROOT / "paper" / "claims.yaml").read_text())]
+    assert sorted(row.split("|")[1].strip() for row in rows) == sorted(claim_ids)
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")]
+        measured, verdict = cells[4], cells[5]
+        assert re.search(r"\d+\.\d+x", measured), row
+        assert verdict in ("**reproduced**", "**not reproduced**", "**not testable here**"), row
+    # The 48-core claims cannot be tested on a small machine, and the report says why.
+    if max(CORES) < 48:
+        assert "not testable here" in report and "at most" in report
+
+
+@pytest.mark.slow
+def test_rerun_after_a_plot_change_redoes_only_figures_and_report(smoke_run):
+    project, _ = smoke_run
+    assert "Nothing to be done" in snakemake(project, "-n", "--configfile", "config/smoke.yaml").stdout
+    (project / "src" / "parbench" / "figures.py").touch()
+    counts = job_counts(snakemake(project, "-n", "--configfile", "config/smoke.yaml").stdout)
+    assert set(counts) == {"figures", "report", "all", "total"}, counts
+
+
+@pytest.mark.slow
+def test_a_new_core_count_reruns_only_its_cells(smoke_run):
+    project, _ = smoke_run
+    out = snakemake(project, "-n", "--configfile", "config/smoke.yaml", "--config", "cores=[1]").stdout
+    counts = job_counts(out)
+    assert "bench" not in counts and "calibrate" not in counts, counts
+
+
+@pytest.mark.parametrize("override, message", [
+    ("backends=[serial,dask_on_mars]", "backends.1: 'dask_on_mars' is not one of"),
+    ("trials=0", "trials: 0 is less than the minimum of 1"),
+    ("cores=[4096]", "exceed the"),
+    ("cores=[-1]", "cores:"),
+    ("preset=huge", "preset: 'huge' is not one of"),
+])
+def test_config_errors_stop_before_any_job(tmp_path, override, message):
+    project = copy_project(tmp_path)
+    result = snakemake(project, "-n", "--config", override, timeout=120)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "config error" in output and message in output
+    assert "Job stats" not in output

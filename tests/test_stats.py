@@ -1,0 +1,56 @@
+"""Statistics against hand-computed cases."""
+
+import math
+
+import numpy as np
+import pytest
+
+from parbench.analysis.stats import (
+    coefficient_of_variation,
+    faster_of_two_estimate,
+    median_estimate,
+    speedup_estimate,
+)
+
+
+def test_median_and_ci_bracket_the_median():
+    est = median_estimate([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert est.value == 3.0
+    assert est.method in ("BCa", "percentile")
+    assert est.ci_low <= 3.0 <= est.ci_high
+    assert est.ci_high <= 100.0
+
+
+def test_speedup_is_ratio_of_medians_not_mean_of_ratios():
+    baseline = [10.0, 10.0, 10.0, 40.0, 40.0]  # median 10, mean 22
+    backend = [1.0, 1.0, 2.0, 2.0, 2.0]  # median 2, mean 1.6
+    est = speedup_estimate(baseline, backend)
+    assert est.value == pytest.approx(5.0)  # 10 / 2
+    assert est.value != pytest.approx(np.mean(np.array(baseline) / np.array(backend)))
+    assert est.ci_low <= 5.0 <= est.ci_high
+
+
+def test_faster_of_two_takes_the_lower_median():
+    serial = [8.0, 8.5, 9.0]
+    multiprocessing = [4.0, 4.5, 5.0]
+    ray = [1.0, 1.5, 2.0]
+    est = faster_of_two_estimate(serial, multiprocessing, ray)
+    assert est.value == pytest.approx(4.5 / 1.5)
+
+
+def test_no_interval_below_three_trials_or_for_identical_values():
+    few = speedup_estimate([2.0, 2.0], [1.0, 1.0])
+    assert few.value == 2.0 and math.isnan(few.ci_low) and "fewer than 3" in few.method
+    same = median_estimate([1.0, 1.0, 1.0, 1.0])
+    assert same.value == 1.0 and math.isnan(same.ci_high) and "identical" in same.method
+
+
+def test_bootstrap_is_seeded():
+    data = ([3.0, 3.2, 2.9, 3.5, 3.1], [1.0, 1.1, 0.9, 1.3, 1.0])
+    assert speedup_estimate(*data) == speedup_estimate(*data)
+
+
+def test_coefficient_of_variation():
+    assert coefficient_of_variation([1.0, 1.0, 1.0]) == 0.0
+    assert coefficient_of_variation([1.0, 3.0]) == pytest.approx(np.std([1, 3], ddof=1) / 2)
+    assert math.isnan(coefficient_of_variation([1.0]))
