@@ -18,20 +18,9 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:6d2502238109c929569ae99355e28890c438cb11bc88ef02cd189c173b3db07c
 FROM ${BASE_IMAGE}
 
-# Free-text description of this image, recorded by `parbench env` in every result (PARBENCH_IMAGE).
-ARG IMAGE_LABEL=parbench-artifact:dev
-ARG VERSION=0.1.0
-# The project's repository; ci/docker-build.sh passes the git remote when there is one.
-ARG SOURCE_URL=unknown
+# The runtime user's ids (any uid works at run time, see below).
 ARG UID=1000
 ARG GID=1000
-
-LABEL org.opencontainers.image.title="parbench" \
-      org.opencontainers.image.description="Re-runs the benchmarks of the 2019 Ray post '10x Faster Parallel Python Without Python Multiprocessing' (Snakemake pipeline, Ray, multiprocessing, TensorFlow CPU)" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 # HOME and the caches live in /home/artifact, which is made writable for every uid at the end of
 # the build, so `docker run --user "$(id -u):$(id -g)"` works for any host user (see README).
@@ -50,8 +39,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_DEFAULT_TIMEOUT=120 \
     RAY_AUTH_MODE=disabled \
-    RAY_USAGE_STATS_ENABLED=0 \
-    PARBENCH_IMAGE=${IMAGE_LABEL}
+    RAY_USAGE_STATS_ENABLED=0
 
 # The runtime user; its HOME is created here, its permissions are opened at the end.
 RUN groupadd --gid "${GID}" artifact \
@@ -65,19 +53,40 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
     && rm -f /tmp/requirements.lock
 
-# The project: Snakefile, workflow/, config/, profiles/, paper/, src/, tests/ (see .dockerignore).
+# The package next (cached until pyproject.toml or src/ change), then the expensive_init model and
+# data set baked in as the runtime user (no network needed at run time), the matplotlib font
+# cache warmed, and HOME, /artifact and resources/ opened to any uid.
 WORKDIR /artifact
-COPY --chown=${UID}:${GID} . /artifact
+COPY --chown=${UID}:${GID} pyproject.toml /artifact/
+COPY --chown=${UID}:${GID} src /artifact/src
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation /artifact \
     && rm -rf /artifact/build /artifact/src/*.egg-info \
-    && chown "${UID}:${GID}" /artifact \
-    && chmod 0777 /artifact
+    && chown "${UID}:${GID}" /artifact
 
-# Bake the expensive_init model and data set in (no network needed at run time), warm the
-# matplotlib font cache, then open HOME and resources/ to any uid.
 USER ${UID}:${GID}
 RUN parbench prepare --resources /artifact/resources/expensive_init \
     && python -c "import matplotlib.pyplot" \
     && chmod -R a+rwX /home/artifact /artifact/resources
+
+# The rest of the project: Snakefile, workflow/, config/, profiles/, paper/, tests/ (see
+# .dockerignore). COPY keeps the files' times, so the baked resources stay newer than the code.
+COPY --chown=${UID}:${GID} . /artifact
+RUN chmod 0777 /artifact
+
+# Per-build metadata last, so that a new commit or label does not invalidate the cached layers above
+# (a changed ARG misses the cache at every RUN after its declaration).
+# IMAGE_LABEL: free-text description of this image, recorded in every result as PARBENCH_IMAGE.
+# SOURCE_URL: the project's repository; ci/docker-build.sh passes the git remote when there is one.
+ARG BASE_IMAGE
+ARG IMAGE_LABEL=parbench-artifact:dev
+ARG VERSION=0.1.0
+ARG SOURCE_URL=unknown
+ENV PARBENCH_IMAGE=${IMAGE_LABEL}
+LABEL org.opencontainers.image.title="parbench" \
+      org.opencontainers.image.description="Re-runs the benchmarks of the 2019 Ray post '10x Faster Parallel Python Without Python Multiprocessing' (Snakemake pipeline; Ray, multiprocessing, TensorFlow CPU)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 CMD ["snakemake", "--cores", "all"]

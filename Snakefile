@@ -35,6 +35,7 @@ rule all:
     default_target: True
     input:
         "results/report.md",
+        "results/all_cells_ok.txt",
 
 
 rule reference_report:

@@ -34,6 +34,13 @@ fi
 
 # 2. dockerd
 if ! docker info >/dev/null 2>&1; then
+    # A dockerd that was killed (e.g. at the end of an earlier session) leaves its pid file behind,
+    # and a new dockerd refuses to start while it exists.
+    pidfile=/var/run/docker.pid
+    if [[ -f $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        log "removing stale $pidfile"
+        rm -f "$pidfile"
+    fi
     log "starting dockerd (log: $DOCKERD_LOG)"
     mkdir -p "$(dirname "$DOCKERD_LOG")"
     nohup dockerd >>"$DOCKERD_LOG" 2>&1 &

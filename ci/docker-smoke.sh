@@ -5,6 +5,7 @@
 # Usage: ci/docker-smoke.sh [extra snakemake arguments...]
 #   env IMAGE     image to run (default artifact; build it with ci/docker-build.sh)
 #       OUT_DIR   host folder mounted at /artifact/results (default results-docker)
+#       LOG_DIR   host folder mounted at /artifact/logs, the per-job logs (default logs-docker)
 #       CONFIG    config file inside the image (default config/smoke.yaml)
 #       KEEP=1    keep OUT_DIR's old contents (default: start from an empty folder, since the
 #                 container's .snakemake metadata does not survive between runs)
@@ -20,6 +21,7 @@ EXPECTED_OUTPUTS=(
 cd "$(dirname "$0")/.."
 IMAGE=${IMAGE:-artifact}
 OUT_DIR=${OUT_DIR:-results-docker}
+LOG_DIR=${LOG_DIR:-logs-docker}
 CONFIG=${CONFIG:-config/smoke.yaml}
 SHM_SIZE=${SHM_SIZE:-3g}
 
@@ -27,15 +29,16 @@ log() { printf 'docker-smoke: %s\n' "$*"; }
 
 docker image inspect "$IMAGE" >/dev/null 2>&1 || { log "image $IMAGE not found; run ci/docker-build.sh first"; exit 2; }
 
-if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$OUT_DIR"; fi
-mkdir -p "$OUT_DIR"
+if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$OUT_DIR" "$LOG_DIR"; fi
+mkdir -p "$OUT_DIR" "$LOG_DIR"
 out_abs=$(cd "$OUT_DIR" && pwd)
+log_abs=$(cd "$LOG_DIR" && pwd)
 
 # Runs as the calling user's uid:gid so the results on the host belong to that user; the image
 # works for any uid (HOME, caches, /artifact and resources/ are writable for all).
 # --init reaps the processes that Ray and multiprocessing leave to PID 1.
 run=(docker run --rm --init --shm-size="$SHM_SIZE" --user "$(id -u):$(id -g)"
-     -v "$out_abs:/artifact/results" "$IMAGE")
+     -v "$out_abs:/artifact/results" -v "$log_abs:/artifact/logs" "$IMAGE")
 
 log "pre-flight: imports in $IMAGE"
 "${run[@]}" python -c 'import ray, tensorflow, snakemake, parbench' 2>/dev/null \
@@ -47,7 +50,7 @@ rc=0
 "${run[@]}" snakemake --cores all --configfile "$CONFIG" "$@" || rc=$?
 wall=$(( $(date +%s) - start ))
 log "smoke wall time: ${wall} s (exit status $rc)"
-[[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc"; exit "$rc"; }
+[[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc (job logs in $LOG_DIR)"; exit "$rc"; }
 
 missing=0
 for f in "${EXPECTED_OUTPUTS[@]}"; do

@@ -10,12 +10,15 @@
 #   env BASE_TAG      image name (default parbench-base:bookworm)
 #       DEBIAN_MIRROR mirror for debootstrap (default: debootstrap's own default, deb.debian.org)
 #       EXTRA_CA_DIR  folder of extra *.crt to trust (default /usr/local/share/ca-certificates)
+#       UPGRADE       1 (default): add bookworm-updates and bookworm-security and apply their
+#                     updates, as the official images do when rebuilt; 0: the release as debootstrapped
 # Skips all work if BASE_TAG already exists (unless --force). Needs root and debootstrap.
 set -euo pipefail
 
 BASE_TAG=${BASE_TAG:-parbench-base:bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
 EXTRA_CA_DIR=${EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
+UPGRADE=${UPGRADE:-1}
 SUITE=bookworm
 force=0
 [[ ${1:-} == --force ]] && force=1
@@ -45,6 +48,19 @@ echo "make-base-image: debootstrap $SUITE into $rootfs"
 # shellcheck disable=SC2086  # an empty DEBIAN_MIRROR must vanish
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     "$SUITE" "$rootfs" $DEBIAN_MIRROR
+
+if [[ $UPGRADE == 1 ]]; then
+    mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+    printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+        "$mirror" "$SUITE" "$mirror" "$SUITE" "$security" "$SUITE" > "$rootfs/etc/apt/sources.list"
+    mount -t proc proc "$rootfs/proc"
+    echo "make-base-image: applying $SUITE-updates and $SUITE-security"
+    chroot "$rootfs" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get -y -q \
+        -o Dpkg::Options::=--force-confold upgrade
+    umount "$rootfs/proc"
+fi
 
 shopt -s nullglob
 extra=("$EXTRA_CA_DIR"/*.crt)

@@ -93,7 +93,7 @@ def test_rerun_after_a_plot_change_redoes_only_figures_and_report(smoke_run):
     assert "Nothing to be done" in snakemake(project, "-n", "--configfile", "config/smoke.yaml").stdout
     (project / "src" / "parbench" / "figures.py").touch()
     counts = job_counts(snakemake(project, "-n", "--configfile", "config/smoke.yaml").stdout)
-    assert set(counts) == {"figures", "report", "all", "total"}, counts
+    assert set(counts) == {"figures", "report", "check", "all", "total"}, counts
 
 
 @pytest.mark.slow

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--template", type=Path, default=Path("paper/report.md.j2"))
     rep.add_argument("--figures", type=Path, required=True, help="folder written by `parbench figures`")
     rep.add_argument("--out", type=Path, required=True)
+
+    chk = sub.add_parser("check", help="exit 1, naming them, when any cell of the run failed")
+    chk.add_argument("--summary", type=Path, required=True, help="summary.csv written by `parbench aggregate`")
+    chk.add_argument("--out", type=Path, required=True, help="status file, written only when every cell succeeded")
     return parser
 
 
@@ -172,10 +176,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"parbench: interrupted; no record written to {args.out}", file=sys.stderr)
         return 130
     write_atomic(args.out, record.to_json())
+    code = 0
     if record.status != "ok":
         print(f"parbench: cell failed, record written to {args.out}: {record.error}", file=sys.stderr)
-        return 1
-    return 0
+        code = 1
+    # The record is on disk and every child process is gone. Skip the interpreter's exit
+    # handlers: after a failure, multiprocessing's pool finalizer can deadlock on a lock held by
+    # a killed worker.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -282,8 +292,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    summary = pd.read_csv(args.summary)
+    failed = summary[summary.status != "ok"]
+    if len(failed):
+        print(f"parbench check: {len(failed)} of {len(summary)} cells failed; the report shows why. "
+              f"Delete a cell's record (results/raw/<workload>/<backend>/<cores>.json) to time it again.",
+              file=sys.stderr)
+        for r in failed.itertuples():
+            print(f"  {r.workload}/{r.backend}/{r.cores} cores: {r.error}", file=sys.stderr)
+        return 1
+    from .records import write_atomic
+
+    write_atomic(args.out, f"all {len(summary)} cells succeeded\n")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
-            "aggregate": cmd_aggregate, "figures": cmd_figures, "report": cmd_report}
+            "aggregate": cmd_aggregate, "figures": cmd_figures, "report": cmd_report,
+            "check": cmd_check}
 
 
 def main(argv: list[str] | None = None) -> int:

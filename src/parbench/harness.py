@@ -130,12 +130,17 @@ def time_limit(seconds: float | None):
     def on_term(signum, frame):
         raise Interrupted()
 
-    old_term = signal.signal(signal.SIGTERM, on_term)
+    def arm():
+        # Also called after setup: ray.init installs a SIGTERM handler of its own.
+        signal.signal(signal.SIGTERM, on_term)
+
+    old_term = signal.getsignal(signal.SIGTERM)
+    arm()
     old_alarm = signal.signal(signal.SIGALRM, on_alarm) if seconds else None
     if seconds:
         signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield arm
     finally:
         if seconds:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -187,12 +192,13 @@ def run_cell(
     backend = None
     set_up = False
     try:
-        with time_limit(timeout_s):
+        with time_limit(timeout_s) as rearm_signals:
             backend = backend_cls(cell, workload.make_inputs(cell))
             sampler.start()
             start = time.perf_counter()
             set_up = True  # teardown is attempted even when setup fails half-way
             backend.setup()
+            rearm_signals()
             record.setup_seconds = time.perf_counter() - start
             log(f"[{label}] setup {record.setup_seconds:.3f} s ({backend_cls.setup_region})")
             for _ in range(warmups):
@@ -241,8 +247,19 @@ def run_cell(
     return record
 
 
-def _quiet_teardown(backend) -> None:
+def _quiet_teardown(backend, limit_s: float = 20.0) -> None:
+    """Best-effort teardown after a failure, bounded in time.
+
+    After a worker died, Pool.terminate() can block forever on a queue lock the dead worker held;
+    the processes are killed right after this anyway (kill_descendants).
+    """
     if backend is None:
         return
-    with contextlib.suppress(BaseException):
-        backend.teardown()
+
+    def attempt():
+        with contextlib.suppress(BaseException):
+            backend.teardown()
+
+    worker = threading.Thread(target=attempt, name="teardown-after-failure", daemon=True)
+    worker.start()
+    worker.join(limit_s)

@@ -6,8 +6,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from parbench.machine import read_topology
+from parbench.machine import read_topology, shm_status
 from parbench.plan import estimate_seconds
+from parbench.ray_session import object_store_bytes
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -114,6 +115,19 @@ def environment_for(outdir):
     return "results/environment.json"
 
 
+def shm_warning():
+    """Docker's default /dev/shm (64 MB) is too small for Ray's store and for B1's 72 MB image."""
+    free = shm_status()["free_bytes"]
+    need = object_store_bytes()
+    if free is None or free >= need:
+        return None
+    return (
+        f"parbench: WARNING: /dev/shm has {free / 2**20:.0f} MiB free, less than Ray's object store "
+        f"({need / 2**20:.0f} MiB): Ray will put its store on disk and B1's shared-memory backend may "
+        f"fail; every affected cell is flagged in the report. In Docker, pass --shm-size=3g."
+    )
+
+
 def print_plan():
     missing = [cell for cell in CELLS if not Path(record_path(*cell)).exists()]
     estimate = estimate_seconds(
@@ -131,3 +145,6 @@ def print_plan():
         f"{len(missing)} still to time, {when}. Per-cell progress: logs/bench/<workload>/<backend>/<cores>.log",
         file=sys.stderr,
     )
+    warning = shm_warning()
+    if warning:
+        print(warning, file=sys.stderr)

@@ -17,3 +17,17 @@ rule report:
         "parbench report --tables {wildcards.outdir} --records {input.records}"
         " --environment {input.environment} --claims {input.claims} --template {input.template}"
         " --figures {wildcards.outdir}/figures --out {output} > {log} 2>&1"
+
+
+# Last step: the report is written either way; the run's exit status then says whether any
+# cell failed (their records and the report say why).
+rule check:
+    input:
+        report="results/report.md",
+        summary="results/summary.csv",
+    output:
+        "results/all_cells_ok.txt",
+    log:
+        "logs/check.log",
+    shell:
+        "parbench check --summary {input.summary} --out {output} 2> {log}"

@@ -51,6 +51,23 @@ def start_pool(cores: int, initializer=None, initargs: tuple = (), timeout: floa
     return pool
 
 
+def pool_map(pool, func, iterable):
+    """`pool.map`, except that a worker killed mid-task raises instead of hanging forever.
+
+    Pool.map is map_async(...).get(); waiting in short slices lets us notice a dead worker
+    (its task is lost and would never complete). The extra cost is a liveness check every 0.2 s.
+    """
+    pending = pool.map_async(func, iterable)
+    workers = list(pool._pool)  # the processes that hold this map's tasks
+    while not pending.ready():
+        pending.wait(0.2)
+        dead = [w for w in workers if w.exitcode is not None]
+        if dead and not pending.ready():
+            codes = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
+            raise RuntimeError(f"a pool worker died during the trial ({codes}); its task is lost")
+    return pending.get()
+
+
 @dataclass(frozen=True)
 class Cell:
     """One (workload, backend, cores) measurement and everything its backends need to run."""

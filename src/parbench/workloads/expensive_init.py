@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import START_METHOD, Backend, Cell, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, pool_map, sha256_hex, start_pool
 
 NAME = "expensive_init"
 WORK_UNIT = "predictions"
@@ -184,7 +184,7 @@ class Multiprocessing(Backend):
         tasks = [(i, c.cpus, c.resources, s.test_images, s.predict_batch) for i in range(c.cores)]
         results = []
         for _ in range(s.rounds):
-            results.extend(self.pool.map(_evaluate_next_batch_reloading, tasks))
+            results.extend(pool_map(self.pool, _evaluate_next_batch_reloading, tasks))
         return results
 
     def teardown(self):
@@ -281,7 +281,7 @@ class MultiprocessingTuned(Backend):
         s = self.cell.sizes
         results = []
         for _ in range(s.rounds):
-            results.extend(self.pool.map(_evaluate_next_batch_loaded, [s.predict_batch] * self.cell.cores))
+            results.extend(pool_map(self.pool, _evaluate_next_batch_loaded, [s.predict_batch] * self.cell.cores))
         return results
 
     def teardown(self):

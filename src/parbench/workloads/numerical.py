@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from .base import START_METHOD, Backend, Cell, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, pool_map, sha256_hex, start_pool
 
 NAME = "numerical"
 WORK_UNIT = "convolutions"
@@ -71,7 +71,7 @@ class Multiprocessing(Backend):
 
     def trial(self):
         n, stride = self.cell.cores, self.cell.sizes.stride
-        return self.pool.map(_convolve_args, zip(n * [self.inputs["image"]], self.inputs["filters"], n * [stride]))
+        return pool_map(self.pool, _convolve_args, zip(n * [self.inputs["image"]], self.inputs["filters"], n * [stride]))
 
     def teardown(self):
         self.pool.terminate()
@@ -163,7 +163,7 @@ class MultiprocessingTuned(Backend):
     def trial(self):
         self.view[:] = self.inputs["image"]
         stride = self.cell.sizes.stride
-        return self.pool.map(_convolve_shared, [(f, stride) for f in self.inputs["filters"]])
+        return pool_map(self.pool, _convolve_shared, [(f, stride) for f in self.inputs["filters"]])
 
     def teardown(self):
         self.pool.terminate()

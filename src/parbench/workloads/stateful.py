@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from .base import START_METHOD, Backend, Cell, mp_context, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, mp_context, pool_map, sha256_hex, start_pool
 
 NAME = "stateful"
 WORK_UNIT = "documents"
@@ -132,7 +132,7 @@ class Multiprocessing(Backend):
         self.pool = start_pool(self.cell.cores)
 
     def trial(self):
-        return pool_map_rounds(self.pool.map, self.cell, self.inputs["seed"])
+        return pool_map_rounds(lambda f, it: pool_map(self.pool, f, it), self.cell, self.inputs["seed"])
 
     def teardown(self):
         self.pool.terminate()
