@@ -118,3 +118,15 @@ def test_config_errors_stop_before_any_job(tmp_path, override, message):
     output = result.stdout + result.stderr
     assert "config error" in output and message in output
     assert "Job stats" not in output
+
+
+def test_reference_report_renders_committed_records_without_benchmarks(tmp_path):
+    project = copy_project(tmp_path)
+    dry = snakemake(project, "-n", "reference_report", timeout=120)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert set(job_counts(dry.stdout)) == {"aggregate", "figures", "report", "reference_report", "total"}
+    real = snakemake(project, "reference_report", timeout=300)
+    assert real.returncode == 0, real.stderr[-3000:]
+    report = (project / "results" / "reference" / "report.md").read_text()
+    assert "preset **paper**" in report and "| C1a |" in report
+    assert not (project / "results" / "raw").exists()

@@ -1,0 +1,59 @@
+"""The SLURM profile parses, plans and lints without a SLURM cluster (nothing is submitted).
+
+Needs snakemake-executor-plugin-slurm; skipped without it. A dry run never calls sbatch.
+"""
+
+import importlib.util
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT, copy_project, snakemake_env
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+    reason="snakemake-executor-plugin-slurm is not installed (pip install -r requirements.lock)",
+)
+
+PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
+
+
+def snakemake(project, *args, env=None):
+    return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
+                          timeout=300, env=env or snakemake_env())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("slurm-project"))
+
+
+def test_every_timing_job_gets_an_exclusive_node_and_no_bench_slot():
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert profile["executor"] == "slurm"
+    assert "resources" not in profile and "cores" not in profile  # no bench_slot, no local cores
+    for rule in ("bench", "calibrate"):
+        resources = profile["set-resources"][rule]
+        assert resources["slurm_extra"] == "'--exclusive'"
+        assert "SLURM_CPUS_ON_NODE" in resources["cpus_per_task"]
+        assert rule in profile["set-threads"]
+
+
+def test_dry_run_plans_every_cell_with_slurm_resources(project):
+    env = snakemake_env()
+    env["SLURM_PARTITION"] = "testpartition"
+    result = snakemake(project, "--workflow-profile", "profiles/slurm", "-n",
+                       "--configfile", "config/smoke.yaml", env=env)
+    assert result.returncode == 0, result.stderr[-5000:]
+    output = result.stdout + result.stderr
+    assert re.search(r"^bench\s+\d+$", output, re.M), output[-3000:]
+    assert "slurm_extra='--exclusive'" in output or "slurm_extra=--exclusive" in output
+    assert "slurm_partition=testpartition" in output
+    assert "bench_slot" not in output  # the default profile's limit is not loaded
+
+
+def test_lint_passes_with_the_slurm_profile(project):
+    result = snakemake(project, "--lint", "--workflow-profile", "profiles/slurm")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
