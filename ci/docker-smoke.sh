@@ -15,7 +15,13 @@ set -euo pipefail
 # Files the smoke pipeline must produce, relative to OUT_DIR. Edit as the pipeline grows.
 EXPECTED_OUTPUTS=(
     report.md
+    all_cells_ok.txt
+    summary.csv
     figures/numerical.png
+    figures/stateful.png
+    figures/expensive_init.png
+    figures/panel.png
+    figures/speedup.png
 )
 
 cd "$(dirname "$0")/.."
@@ -62,4 +68,13 @@ for f in "${EXPECTED_OUTPUTS[@]}"; do
     fi
 done
 if ((missing)); then log "FAILED: $missing expected output(s) missing"; exit 1; fi
+
+# Every claim of paper/claims.yaml must appear in the report's table with one of the verdicts.
+claims=$(grep -cE '^  - id: ' paper/claims.yaml)
+verdicts=$(grep -cE '^\| C[0-9]+[a-z]? \|.*\*\*(reproduced|not reproduced|not testable here)\*\* \|$' "$OUT_DIR/report.md" || true)
+if [[ $verdicts -ne $claims ]]; then
+    log "FAILED: the report has a verdict for $verdicts of the $claims claims in paper/claims.yaml"
+    exit 1
+fi
+log "ok      a verdict for each of the $claims claims"
 log "passed"

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from .analysis.aggregate import load_records
@@ -46,6 +47,11 @@ def mib(x) -> str:
     return f"{x / 2**20:.0f}"
 
 
+def _is_false(value) -> bool:
+    """True only for a real False (CSV columns mix bools with NaN for 'not applicable')."""
+    return isinstance(value, (bool, np.bool_)) and not bool(value)
+
+
 def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
     out = []
     for r in summary.itertuples():
@@ -57,9 +63,9 @@ def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
             out.append(f"**work done differs** {cell}: {fmt(r.work_done, 0)} of {r.work_expected} units per trial"
                        + (" (the original's 4 state slots: only 4 documents per round are processed above 4 cores)"
                           if r.workload == "stateful" and r.backend == "multiprocessing" else ""))
-        if r.digest_agrees is False or r.digest_agrees == False:  # noqa: E712 - pandas may give numpy bools
+        if _is_false(r.digest_agrees):
             out.append(f"**digest differs from serial** {cell}: {r.digest}")
-        if r.object_store_in_shm is False or r.object_store_in_shm == False:  # noqa: E712
+        if _is_false(r.object_store_in_shm):
             out.append(f"**Ray object store not in /dev/shm** {cell}: Ray fell back to disk; "
                        f"run the container with a larger --shm-size")
         if isinstance(r.spilled_bytes, (int, float)) and not math.isnan(r.spilled_bytes) and r.spilled_bytes > 0:
@@ -140,7 +146,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "cv": "n/a" if math.isnan(r.cv) else f"{r.cv:.0%}", "setup": fmt(r.setup_s, 2),
         "teardown": fmt(r.teardown_s, 2), "rss": mib(r.peak_rss_bytes),
         "work": f"{fmt(r.work_done, 0)}/{r.work_expected}",
-        "digest": "-" if r.digest_agrees != r.digest_agrees else ("ok" if r.digest_agrees else "DIFFERS"),
+        "digest": "-" if pd.isna(r.digest_agrees) else ("ok" if r.digest_agrees else "DIFFERS"),
     } for r in summary.itertuples()]
 
     tuned = speedups[(speedups.backend == "ray") & (speedups.baseline == "multiprocessing_tuned")
