@@ -139,7 +139,8 @@ def test_labels_and_titles():
     assert figures.backend_label("multiprocessing") == "multiprocessing (original)"
     assert figures.backend_label("ray") == "Ray"
     assert figures.backend_label("multiprocessing_tuned") == "multiprocessing (tuned)"
-    assert figures.backend_label("dask") == "dask"
+    assert figures.backend_label("dask") == "dask (alternative)"
+    assert figures.backend_hatch("dask") and figures.backend_hatch("ray") is None
     assert figures.workload_title("numerical") == "Numerical data (B1)"
     assert figures.workload_title("stateful") == "Stateful computation (B2)"
     assert figures.workload_title("expensive_init") == "Expensive initialization (B3)"

@@ -129,9 +129,19 @@ def backend_colour(name: str) -> str:
     return _FALLBACK[zlib.crc32(name.encode()) % len(_FALLBACK)]
 
 
+# The libraries a reader would pick instead of the original's three: drawn hatched, labelled
+# "(alternative)", so a figure keeps the post's comparison apart from the wider one.
+ALTERNATIVES = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
+
+
+def backend_hatch(name: str) -> str | None:
+    return "////" if name in ALTERNATIVES else None
+
+
 def backend_label(name: str) -> str:
     """Display label of a backend (e.g. ``"ray"`` -> ``"Ray"``)."""
-    return BACKEND_LABELS.get(name, name)
+    label = BACKEND_LABELS.get(name, name)
+    return f"{label} (alternative)" if name in ALTERNATIVES else label
 
 
 def workload_title(name: str) -> str:
@@ -241,7 +251,7 @@ def _draw_workload_bars(
         if xs:
             ax.bar(
                 xs, heights, width=width * 0.92, color=colour, edgecolor="0.15", linewidth=0.4,
-                label=backend_label(backend), gid=f"bars:{backend}", zorder=2,
+                hatch=backend_hatch(backend), label=backend_label(backend), gid=f"bars:{backend}", zorder=2,
             )
             ax.errorbar(
                 xs, heights, yerr=[err_lo, err_hi], fmt="none", ecolor="0.1",
@@ -305,7 +315,7 @@ def _legend_handles(backends: Sequence[str], any_failed: bool) -> list:
         handles.append(
             Patch(
                 facecolor=backend_colour(b), edgecolor="0.15", linewidth=0.4,
-                label=backend_label(b),
+                hatch=backend_hatch(b), label=backend_label(b),
             )
         )
     if any_failed:

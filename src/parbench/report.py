@@ -22,6 +22,7 @@ from .records import write_atomic
 NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
 LOW_CEILING = 0.8  # calibrated ceiling below this fraction of N is flagged
 ORIGINAL_BACKENDS = ("serial", "multiprocessing", "ray")
+ALTERNATIVE_BACKENDS = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
 WORKLOAD_TITLES = {
     "numerical": "Numerical data (B1)",
     "stateful": "Stateful computation (B2)",
@@ -110,6 +111,26 @@ def _headline(speedups: pd.DataFrame, cores: int) -> list[dict]:
     return out
 
 
+def _fastest(summary: pd.DataFrame) -> list[dict]:
+    """Per workload and core count: the fastest of the original three, and of every backend run."""
+    out = []
+    ok = summary[summary.status == "ok"]
+    for workload in WORKLOAD_ORDER:
+        for cores in sorted(ok[ok.workload == workload].cores.unique()):
+            cell = ok[(ok.workload == workload) & (ok.cores == cores)].set_index("backend")
+            original = cell[cell.index.isin(ORIGINAL_BACKENDS)]
+            alternatives = cell[cell.index.isin(ALTERNATIVE_BACKENDS)]
+            best = cell.median_s.idxmin()
+            out.append({
+                "workload": workload, "cores": int(cores),
+                "original": f"{original.median_s.idxmin()} ({fmt(original.median_s.min(), 3)} s)" if len(original) else "n/a",
+                "alternative": f"{alternatives.median_s.idxmin()} ({fmt(alternatives.median_s.min(), 3)} s)"
+                               if len(alternatives) else "not run",
+                "overall": f"{best} ({fmt(cell.median_s.min(), 3)} s)",
+            })
+    return out
+
+
 def _protocols(records) -> list[dict]:
     seen, out = set(), []
     for r in sorted(records, key=lambda r: (WORKLOAD_ORDER.index(r.workload) if r.workload in WORKLOAD_ORDER else 9,
@@ -166,7 +187,10 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
-        "protocols": _protocols(records),
+        "protocols": _protocols(records), "fastest": _fastest(summary),
+        "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.ray or {}).get('nodes')} nodes, "
+                          f"{(r.ray or {}).get('cluster_cpus')} CPUs)"
+                          for r in records if (r.ray or {}).get("mode") == "cluster"],
         "calibration": [{"cores": int(r.cores), "ceiling": fmt(r.ceiling), "efficiency": f"{r.efficiency:.0%}"}
                         for r in calibration.itertuples()],
         "env": env, "preset": records[0].preset if records else "n/a",
