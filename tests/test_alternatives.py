@@ -100,7 +100,7 @@ def test_alternatives_stay_on_the_pinned_cpus(records, backend, cores):
 @pytest.mark.slow
 def test_joblib_records_its_memmap_folder_and_leaves_none(records):
     for cores in CORES:
-        facts = records[("numerical", "joblib", cores)]["ray"]
+        facts = records[("numerical", "joblib", cores)]["backend_facts"]
         if cores == 1:
             assert facts["memmap_folder"] is None
         else:

@@ -72,7 +72,7 @@ def test_records_carry_protocol_memory_and_environment(records):
     assert rec["protocol"]["warmups"] == 5 and rec["protocol"]["warmup_policy"] == "original"
     assert len(rec["warmup_seconds"]) == 5
     assert records[("numerical", "multiprocessing", 1)]["protocol"]["warmups"] == 0
-    assert rec["ray"]["object_store_in_shm"] is True and rec["ray"]["mode"] == "local"
+    assert rec["backend_facts"]["object_store_in_shm"] is True and rec["backend_facts"]["mode"] == "local"
     assert rec["software"]["ray_auth_mode"] == "disabled"
     assert rec["memory"]["peak_tree_rss_bytes"] > 0
     assert rec["software"]["thread_variables"]["OMP_NUM_THREADS"] == "1"

@@ -101,7 +101,7 @@ def test_tiny_dev_shm_fails_clearly_and_flags_ray(tmp_path):
     result = run_with_tiny_shm("ray", ray_out)
     rec = json.loads(ray_out.read_text())
     assert rec["status"] == "ok", rec["error"]
-    assert rec["ray"]["object_store_in_shm"] is False
+    assert rec["backend_facts"]["object_store_in_shm"] is False
 
 
 @pytest.mark.slow

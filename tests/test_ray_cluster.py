@@ -5,7 +5,7 @@ Two `ray start` nodes (a head and a worker, one CPU each) share a private temp d
 else on the machine attaches to them by accident, and every port is chosen free. The cell must
 see both nodes and its probe tasks must run on both. Clean-up never uses `ray stop`, which kills
 every Ray process of the user on the machine (including another run's): it stops exactly the
-processes whose command line names the private temp dir, and their children.
+processes whose command line names the private temp dir or the cluster's port, and their children.
 
 Do not run this beside a timing run: two raylets and their workers take CPU time from it.
 """
@@ -13,6 +13,7 @@ Do not run this beside a timing run: two raylets and their workers take CPU time
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -59,13 +60,15 @@ def ray_env() -> dict[str, str]:
     return env
 
 
-def processes_of(temp_dir: str) -> list[psutil.Process]:
-    """This user's processes whose command line names temp_dir, with all their descendants."""
+def processes_of(temp_dir: str, gcs_port: int) -> list[psutil.Process]:
+    """This user's processes whose command line names temp_dir or the cluster's GCS port (the Ray
+    client server names only the latter), with all their descendants."""
     uid = os.getuid()
+    mark = re.compile(rf"{re.escape(temp_dir)}|:{gcs_port}\b")
     found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline", "uids"]):
         try:
-            if proc.info["uids"].real != uid or not any(temp_dir in a for a in proc.info["cmdline"] or []):
+            if proc.info["uids"].real != uid or not any(mark.search(a) for a in proc.info["cmdline"] or []):
                 continue
             found[proc.pid] = proc
             for child in proc.children(recursive=True):
@@ -76,13 +79,13 @@ def processes_of(temp_dir: str) -> list[psutil.Process]:
     return list(found.values())
 
 
-def stop_cluster(temp_dir: str) -> None:
-    procs = processes_of(temp_dir)
+def stop_cluster(temp_dir: str, gcs_port: int) -> None:
+    procs = processes_of(temp_dir, gcs_port)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.terminate()
     _, alive = psutil.wait_procs(procs, timeout=10)
-    for proc in alive + processes_of(temp_dir):
+    for proc in alive + processes_of(temp_dir, gcs_port):
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(alive, timeout=10)
@@ -119,7 +122,7 @@ def test_without_a_ray_backend_too_many_cores_is_still_an_error(project):
     result = dry_run(project, "ray_address=10.1.2.3:6379", f"cores=[{PHYSICAL_CORES + 1}]",
                      "backends=[serial]")
     assert result.returncode != 0
-    assert "none of the configured backends runs on a Ray cluster" in result.stderr
+    assert "none of the configured backends runs on a Ray cluster" in result.stdout + result.stderr
 
 
 def test_without_ray_address_nothing_changes(project):
@@ -131,7 +134,7 @@ def test_without_ray_address_nothing_changes(project):
 @pytest.fixture(scope="module")
 def two_node_cluster():
     temp_dir = f"/tmp/rc{secrets.token_hex(3)}"  # short: Ray's socket paths must stay < 108 bytes
-    gcs_port, *ports = free_ports(1 + 2 * len(NODE_PORT_OPTIONS))
+    gcs_port, client_port, *ports = free_ports(2 + 2 * len(NODE_PORT_OPTIONS))
     address = f"127.0.0.1:{gcs_port}"
     common = ["--num-cpus=1", f"--object-store-memory={OBJECT_STORE_BYTES}", "--disable-usage-stats",
               "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
@@ -140,8 +143,8 @@ def two_node_cluster():
     def node_ports(offset: int) -> list[str]:
         return [f"{opt}={ports[offset + i]}" for i, opt in enumerate(NODE_PORT_OPTIONS)]
 
-    head = ["ray", "start", "--head", f"--port={gcs_port}", "--include-dashboard=false",
-            *common, *node_ports(0)]
+    head = ["ray", "start", "--head", f"--port={gcs_port}", f"--ray-client-server-port={client_port}",
+            "--include-dashboard=false", *common, *node_ports(0)]
     worker = ["ray", "start", f"--address={address}", *common, *node_ports(len(NODE_PORT_OPTIONS))]
     try:
         for role, command in (("head", head), ("worker", worker)):
@@ -156,7 +159,7 @@ def two_node_cluster():
                             f"{(result.stderr or result.stdout).strip()[-800:]}")
         yield address
     finally:
-        stop_cluster(temp_dir)
+        stop_cluster(temp_dir, gcs_port)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -170,7 +173,7 @@ def test_a_ray_cell_runs_on_both_nodes_of_a_cluster(two_node_cluster, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rec = json.loads(Path(out).read_text())
     assert rec["status"] == "ok", rec["error"]
-    ray = rec["ray"]
+    ray = rec["backend_facts"]
     assert ray["mode"] == "cluster" and ray["address"] == two_node_cluster
     assert ray["nodes"] == 2 and ray["cluster_cpus"] == 2
     assert len(ray["node_list"]) == 2 and all(n["cpus"] == 1 for n in ray["node_list"])

@@ -16,7 +16,7 @@ def make_record(**changes):
         status="ok", error=None,
         protocol=Protocol("t", "s", 0, "original", None, 1, "pinned"), setup_seconds=0.0,
         teardown_seconds=0.0, warmup_seconds=[], trials=[Trial(0, 0.1, 1, "abc")], work_expected=1,
-        memory=None, pinned_cpus=[0], process_tree={}, ray=None, machine={}, software={},
+        memory=None, pinned_cpus=[0], process_tree={}, backend_facts=None, machine={}, software={},
         config_hash="c1", machine_hash="m1", started_at="2026-01-01T00:00:00+00:00",
         finished_at="2026-01-01T00:00:01+00:00",
     )

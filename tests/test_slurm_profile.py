@@ -44,14 +44,20 @@ def test_every_timing_job_gets_an_exclusive_node_and_no_bench_slot():
 def test_dry_run_plans_every_cell_with_slurm_resources(project):
     env = snakemake_env()
     env["SLURM_PARTITION"] = "testpartition"
+    env["SLURM_CPUS_ON_NODE"] = "48"  # what a job on an exclusive 48-CPU node would see
     result = snakemake(project, "--workflow-profile", "profiles/slurm", "-n",
                        "--configfile", "config/smoke.yaml", env=env)
     assert result.returncode == 0, result.stderr[-5000:]
     output = result.stdout + result.stderr
+    # Only the SLURM profile: profiles/default (cores: all, the bench_slot limit) is not loaded.
+    assert "Using workflow specific profile profiles/slurm" in output
+    assert "profiles/default" not in output
     assert re.search(r"^bench\s+\d+$", output, re.M), output[-3000:]
-    assert "slurm_extra='--exclusive'" in output or "slurm_extra=--exclusive" in output
-    assert "slurm_partition=testpartition" in output
-    assert "bench_slot" not in output  # the default profile's limit is not loaded
+    bench = [block for block in output.split("rule ")[1:] if block.startswith("bench:")]
+    assert bench
+    for block in bench:
+        assert "slurm_extra=--exclusive" in block and "cpus_per_task=48" in block, block
+        assert "slurm_partition=testpartition" in block
 
 
 def test_lint_passes_with_the_slurm_profile(project):

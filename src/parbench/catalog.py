@@ -12,7 +12,14 @@ BACKENDS = {
     "multiprocessing": "the original's multiprocessing.Pool code, its costs and its 4-slot bug included",
     "ray": "the original's Ray code: ray.put, actors (num_cpus=1)",
     "multiprocessing_tuned": "standard library written by an expert: shared_memory, per-worker state, initializer",
+    "joblib": "joblib Parallel (loky) kept open: automatic memmapping, one task per state group, per-worker model cache",
+    "concurrent_futures": "ProcessPoolExecutor (fork): shared_memory via initializer, map over state groups, initializer",
+    "dask": "Dask distributed LocalCluster: scatter(broadcast=True), actors, model loaded by client.run",
+    "mpire": "mpire WorkerPool: shared_objects, worker_state with ordered tasks, worker_init",
+    "threads": "ThreadPoolExecutor in the driver: negative control under the GIL (B1, B2); TensorFlow releases it (B3)",
 }
+# Beyond the original: the libraries people would pick instead (not in the post).
+ALTERNATIVES = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
 
 
 def worker_threads(workload: str, backend: str, cores: int) -> int:

@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"prepared model and data for expensive_init (default {DEFAULT_RESOURCES})")
     run.add_argument("--timeout", type=float, default=None, help="fail the cell after this many seconds")
     run.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS") or None,
-                     help="attach the ray backend to an existing cluster (default: $RAY_ADDRESS, else a local one)")
+                     help="attach the ray backend(s) to an existing cluster, e.g. 10.0.0.1:6379 (default: "
+                          "$RAY_ADDRESS; 'local' or '' starts a local Ray pinned to --cores, as without it); "
+                          "other backends ignore it")
     run.add_argument("--config-hash-field", action="append", default=[], type=_size, metavar="KEY=VALUE",
                      help=argparse.SUPPRESS)  # the pipeline adds its run-wide settings to the config hash
     run.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
@@ -144,6 +146,13 @@ def _check_writable(path: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .ray_session import attaches_to_cluster
+
+    if args.ray_address in ("", "local") or not attaches_to_cluster(args.backend):
+        args.ray_address = None
+    if args.ray_address is None:
+        # A local Ray: ray.init() would otherwise follow $RAY_ADDRESS to a cluster.
+        os.environ.pop("RAY_ADDRESS", None)
     try:
         preset = get_preset(args.preset)
         sizes = apply_overrides(preset.sizes(args.workload), dict(args.size))

@@ -176,6 +176,12 @@ def run_cell(
         pinning=backend_cls.pinning,
         notes=list(backend_cls.notes),
     )
+    if cell.ray_address:  # the CLI passes an address to Ray backends only
+        protocol.setup_region = f"ray.init(address={cell.ray_address!r}): attach to a running cluster"
+        protocol.pinning = ("none: Ray cluster mode; the driver is unpinned and each node's raylet and "
+                            "workers run as that node's `ray start` left them")
+        protocol.notes.append("cluster mode: Ray places the cell's N one-CPU tasks/actors on the cluster's "
+                              "nodes (nodes in ray.node_list; where N probe tasks ran in ray.node_probe)")
     machine = machine or describe_machine()  # the CLI describes it before pinning narrows the view
     software = describe_software()
     record = Record(
@@ -183,7 +189,7 @@ def run_cell(
         sizes=dict(vars(cell.sizes)), status="failed", error=None, protocol=protocol,
         setup_seconds=None, teardown_seconds=None, warmup_seconds=[], trials=[],
         work_expected=workload.work_expected(cell), memory=None, pinned_cpus=list(cell.cpus),
-        process_tree={}, ray=None, machine=machine, software=software,
+        process_tree={}, backend_facts=None, machine=machine, software=software,
         config_hash=config_hash(**(config_fields or {}), parbench=__version__),
         machine_hash=machine_hash(machine), started_at=_now(), finished_at="",
     )
@@ -219,7 +225,7 @@ def run_cell(
                 log(f"[{label}] trial {index + 1}/{trials}: {seconds:.3f} s, "
                     f"{work_done}/{record.work_expected} {workload.WORK_UNIT}, digest {digest}")
             record.process_tree = process_tree()
-            record.ray = backend.diagnostics()
+            record.backend_facts = backend.diagnostics()
             record.software["threadpools"] = threadpools()
             set_up = False
             start = time.perf_counter()

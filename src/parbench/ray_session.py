@@ -3,6 +3,13 @@
 Local mode: `ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False,
 object_store_memory=...)` inside the pinned process, so the raylet and its workers inherit the
 pinning. Cluster mode (`ray_address`): attach only; resource arguments are not allowed there.
+The record then names every alive node (id prefix, address, CPUs) and, from a probe run after the
+timed trials, the nodes on which N concurrent one-CPU tasks (the cell's shape) actually ran.
+
+Authentication: the CLI sets RAY_AUTH_MODE=disabled unless the user set it. A cluster started with
+`ray start` must use the same RAY_AUTH_MODE on every node and on the driver (Ray 2.60 reads it from
+the environment only); with RAY_AUTH_MODE=token every process also needs the token (RAY_AUTH_TOKEN,
+RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, in that order).
 """
 
 from __future__ import annotations
@@ -10,12 +17,27 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from typing import Any
 
 from .machine import shm_status
 
 DEFAULT_OBJECT_STORE_BYTES = 2 * 1024**3  # ample for 72 MB + N results at 128 cores; see README on --shm-size
 SHM_FALLBACK_TEXT = "instead of /dev/shm"
+NODE_ID_PREFIX = 12  # hex digits of a node id kept in the record (enough to tell nodes apart)
+PROBE_HOLD_S = 2.0  # each probe task keeps its CPU this long, so N of them must run side by side
+
+
+def attaches_to_cluster(backend: str) -> bool:
+    """Backends built on RaySession: with a ray_address they attach to that cluster.
+
+    A new Ray-based backend is named `ray` or `ray_<something>` (or is added here).
+    """
+    return backend == "ray" or backend.startswith("ray_")
+
+
+class ClusterTooSmall(RuntimeError):
+    """The Ray cluster has fewer CPUs than the cell's core count."""
 
 
 def object_store_bytes() -> int:
@@ -50,6 +72,9 @@ class RaySession:
         else:
             store = object_store_bytes()
             ray.init(
+                # "local": always a new Ray, even if $RAY_ADDRESS is set or a `ray start` on this
+                # machine left /tmp/ray/ray_current_cluster behind (ray.init would attach to it).
+                address="local",
                 num_cpus=self.cores,
                 include_dashboard=False,
                 log_to_driver=False,
@@ -57,21 +82,73 @@ class RaySession:
             )
         fallback = [m for m in self._capture.messages if SHM_FALLBACK_TEXT in m]
         free = shm["free_bytes"]
+        if self.address:
+            # The stores live on the cluster's nodes; this driver cannot see their /dev/shm.
+            in_shm = False if fallback else None
+        else:
+            # Ray's own rule: the store goes to disk when /dev/shm has less free space than the store.
+            in_shm = not fallback and (free is None or free >= store)
+        alive = alive_nodes()
         self.info = {
             "mode": "cluster" if self.address else "local",
             "address": self.address,
             "object_store_bytes": store,
             "dev_shm_free_bytes_at_start": free,
-            # Ray's own rule: the store goes to disk when /dev/shm has less free space than the store.
-            "object_store_in_shm": not fallback and (store is None or free is None or free >= store),
+            "object_store_in_shm": in_shm,
             "shm_fallback_message": fallback[0] if fallback else None,
             "cluster_cpus": ray.cluster_resources().get("CPU"),
-            "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
+            "nodes": len(alive),
+        }
+        if self.address:
+            self.info["node_list"] = alive
+            self.info["driver_node_id"] = ray.get_runtime_context().get_node_id()[:NODE_ID_PREFIX]
+            cpus = self.info["cluster_cpus"] or 0
+            if cpus < self.cores:
+                # N one-CPU tasks would queue on fewer CPUs: not the N-core cell the record claims.
+                raise ClusterTooSmall(
+                    f"the Ray cluster at {self.address} has {cpus:g} CPUs on {len(alive)} node(s), "
+                    f"fewer than --cores {self.cores}; add nodes or lower the core count"
+                )
+
+    def probe_nodes(self, n_tasks: int, hold_s: float = PROBE_HOLD_S) -> dict[str, Any]:
+        """Where N concurrent one-CPU tasks run: the cell's shape (N tasks of num_cpus=1).
+
+        Each task keeps its CPU for `hold_s`, so the tasks cannot all queue on one node's few
+        CPUs; Ray places them as it placed the benchmark's tasks. Never inside a timed region.
+        """
+        import ray
+
+        @ray.remote(num_cpus=1)
+        def where(hold: float) -> str:
+            import time
+
+            import ray
+
+            time.sleep(hold)
+            return ray.get_runtime_context().get_node_id()
+
+        start = time.perf_counter()
+        ids = ray.get([where.remote(hold_s) for _ in range(n_tasks)])
+        per_node: dict[str, int] = {}
+        for node_id in ids:
+            key = node_id[:NODE_ID_PREFIX]
+            per_node[key] = per_node.get(key, 0) + 1
+        return {
+            "tasks": n_tasks,
+            "hold_s": hold_s,
+            "seconds": round(time.perf_counter() - start, 3),
+            "distinct_nodes": len(per_node),
+            "tasks_per_node": dict(sorted(per_node.items())),
         }
 
     def diagnostics(self) -> dict[str, Any]:
         info = dict(self.info)
         info["spilled_bytes"] = _spilled_bytes()
+        if self.address:
+            try:
+                info["node_probe"] = self.probe_nodes(self.cores)
+            except Exception as exc:  # a diagnostic; its failure must not fail the timed cell
+                info["node_probe"] = {"error": f"{type(exc).__name__}: {exc}"}
         return info
 
     def stop(self) -> None:
@@ -79,6 +156,22 @@ class RaySession:
 
         ray.shutdown()
         logging.getLogger("ray").removeHandler(self._capture)
+
+
+def alive_nodes() -> list[dict[str, Any]]:
+    """Every alive node: id prefix, the address its raylet listens on, and its CPUs (no hostname)."""
+    import ray
+
+    nodes = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        nodes.append({
+            "node_id": node["NodeID"][:NODE_ID_PREFIX],
+            "address": node.get("NodeManagerAddress"),
+            "cpus": node.get("Resources", {}).get("CPU"),
+        })
+    return sorted(nodes, key=lambda n: (str(n["address"]), n["node_id"]))
 
 
 def _spilled_bytes() -> int | None:

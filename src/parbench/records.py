@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `ray` field became `backend_facts`
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Record:
     memory: Memory | None
     pinned_cpus: list[int]
     process_tree: dict[str, Any]  # processes seen and the union of their CPU affinities
-    ray: dict[str, Any] | None  # object store placement, spill, cluster details
+    backend_facts: dict[str, Any] | None  # from backend.diagnostics(): Ray's store and nodes, joblib's folder
     machine: dict[str, Any]
     software: dict[str, Any]
     config_hash: str

@@ -188,9 +188,9 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
         "protocols": _protocols(records), "fastest": _fastest(summary),
-        "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.ray or {}).get('nodes')} nodes, "
-                          f"{(r.ray or {}).get('cluster_cpus')} CPUs)"
-                          for r in records if (r.ray or {}).get("mode") == "cluster"],
+        "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.backend_facts or {}).get('nodes')} nodes, "
+                          f"{(r.backend_facts or {}).get('cluster_cpus')} CPUs)"
+                          for r in records if (r.backend_facts or {}).get("mode") == "cluster"],
         "calibration": [{"cores": int(r.cores), "ceiling": fmt(r.ceiling), "efficiency": f"{r.efficiency:.0%}"}
                         for r in calibration.itertuples()],
         "env": env, "preset": records[0].preset if records else "n/a",

@@ -1,6 +1,7 @@
 # One job per (workload, backend, cores) cell. Every job claims all cores and the single
 # bench_slot, so timing jobs never overlap. Exit status 1 means "the cell failed and its record
 # says why": the job still succeeds so the other cells run and the report shows the failure.
+# With ray_address set, the ray cells attach to that Ray cluster (params.ray_address).
 rule bench:
     input:
         bench_inputs,
@@ -19,8 +20,9 @@ rule bench:
         trials=config["trials"],
         warmup=warmup_option(),
         timeout=config["run_timeout_s"],
+        ray_address=ray_address_option,
     shell:
         "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
         " --cores {wildcards.cores} --preset {params.preset} --trials {params.trials}"
-        " {params.warmup} --timeout {params.timeout} --out {output} 2> {log}"
+        " {params.warmup} {params.ray_address} --timeout {params.timeout} --out {output} 2> {log}"
         " || test $? -eq 1"

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: config validation, the cell list, ordering and the run plan.
 import random
+import shlex
 import sys
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from snakemake.utils import validate
 
 from parbench.machine import read_topology, shm_status
 from parbench.plan import estimate_seconds
-from parbench.ray_session import object_store_bytes
+from parbench.ray_session import attaches_to_cluster, object_store_bytes
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -45,7 +46,16 @@ if _problems:
 validate(config, SCHEMA)  # fills in the schema's defaults
 
 AUTO_CORES = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]
-PHYSICAL_CORES = read_topology().physical_cores
+# The machine the cells run on: this one, or (node_cores, e.g. on SLURM) each compute node.
+PHYSICAL_CORES = config["node_cores"] or read_topology().physical_cores
+
+
+# "local" is Ray's own name for "start a local Ray", the same as null.
+RAY_ADDRESS = None if config["ray_address"] in (None, "local") else config["ray_address"]
+BACKENDS = config["backends"]
+# Backends that attach to the Ray cluster when ray_address is set; only they may use more cores
+# than PHYSICAL_CORES (the others run pinned where snakemake runs them).
+CLUSTER_BACKENDS = [b for b in BACKENDS if RAY_ADDRESS and attaches_to_cluster(b)]
 
 
 def resolve_cores(value):
@@ -53,20 +63,45 @@ def resolve_cores(value):
         cores = [c for c in AUTO_CORES if c <= PHYSICAL_CORES]
         return sorted(set(cores) | {PHYSICAL_CORES})
     too_many = [c for c in value if c > PHYSICAL_CORES]
-    if too_many:
+    if too_many and not CLUSTER_BACKENDS:
+        cluster_hint = (
+            " (ray_address is set, but none of the configured backends runs on a Ray cluster)"
+            if RAY_ADDRESS
+            else "; or set ray_address to time the ray backend on a Ray cluster"
+        )
+        where = (
+            "node_cores"
+            if config["node_cores"]
+            else "the physical cores this machine lets the run use"
+        )
         raise WorkflowError(
-            f"config error: cores {too_many} exceed the {PHYSICAL_CORES} physical cores this machine "
-            f"lets the run use; use cores: auto or values up to {PHYSICAL_CORES}"
+            f"config error: cores {too_many} exceed {where} ({PHYSICAL_CORES}); use cores: auto "
+            f"or values up to {PHYSICAL_CORES}{cluster_hint}"
         )
     return sorted(value)
 
 
 CORES = resolve_cores(config["cores"])
+# Core counts a pinned cell can use: every non-cluster cell and every calibration uses these.
+LOCAL_CORES = [c for c in CORES if c <= PHYSICAL_CORES]
 WORKLOADS = config["workloads"]
-BACKENDS = config["backends"]
 TABLES = ["timings", "summary", "speedups", "calibration"]
 FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
-CELLS = [(w, b, c) for w in WORKLOADS for b in BACKENDS for c in CORES]
+CELLS = [
+    (w, b, c)
+    for w in WORKLOADS
+    for b in BACKENDS
+    for c in CORES
+    if c <= PHYSICAL_CORES or b in CLUSTER_BACKENDS
+]
+if CORES != LOCAL_CORES:
+    print(
+        f"parbench: cores {[c for c in CORES if c > PHYSICAL_CORES]} exceed the {PHYSICAL_CORES} "
+        f"physical cores a pinned cell can use: only the {', '.join(CLUSTER_BACKENDS)} backend(s) run "
+        f"there, on the Ray cluster at {RAY_ADDRESS}; the other backends' cells at those core "
+        f"counts are left out (they cannot be timed here).",
+        file=sys.stderr,
+    )
 
 # A seeded shuffle of the cells, so that slow drift of the machine's speed favours no backend.
 # Snakemake starts the ready job of highest priority first; calibration goes before every cell.
@@ -88,6 +123,13 @@ def warmup_option():
     return "" if config["warmup"] == "original" else f"--warmup {config['warmup']}"
 
 
+def ray_address_option(wildcards):
+    """`--ray-address ADDR` for the cells that attach to the Ray cluster; empty for all others."""
+    if wildcards.backend in CLUSTER_BACKENDS:
+        return f"--ray-address {shlex.quote(RAY_ADDRESS)}"
+    return ""
+
+
 def bench_inputs(wildcards):
     if wildcards.workload == "expensive_init":
         return [
@@ -106,7 +148,7 @@ def records_for(outdir):
 def calibrations_for(outdir):
     if outdir == "results/reference":
         return sorted(str(p) for p in Path("paper/reference/calibration").glob("*.json"))
-    return [f"results/calibration/{c}.json" for c in CORES]
+    return [f"results/calibration/{c}.json" for c in LOCAL_CORES]
 
 
 def environment_for(outdir):
@@ -145,6 +187,13 @@ def print_plan():
         f"{len(missing)} still to time, {when}. Per-cell progress: logs/bench/<workload>/<backend>/<cores>.log",
         file=sys.stderr,
     )
+    if CLUSTER_BACKENDS:
+        print(
+            f"parbench: the {', '.join(CLUSTER_BACKENDS)} cells attach to the Ray cluster at "
+            f"{RAY_ADDRESS} (RAY_AUTH_MODE must match the cluster's; see README); every other "
+            f"cell runs on this machine, pinned.",
+            file=sys.stderr,
+        )
     warning = shm_warning()
     if warning:
         print(warning, file=sys.stderr)

@@ -73,7 +73,7 @@ def summary_frame(records: list[Record], seed: int = DEFAULT_SEED) -> pd.DataFra
         seconds = np.array([t.seconds for t in r.trials], dtype=float)
         est = median_estimate(seconds, seed)
         work = [t.work_done for t in r.trials]
-        ray = r.ray or {}
+        ray = (r.backend_facts or {}) if r.backend.startswith("ray") else {}
         rows.append({
             "workload": r.workload, "backend": r.backend, "cores": r.cores, "status": r.status,
             "error": r.error or "", "n": len(seconds), "median_s": est.value,
@@ -89,9 +89,9 @@ def summary_frame(records: list[Record], seed: int = DEFAULT_SEED) -> pd.DataFra
             "work_expected": r.work_expected,
             "work_complete": bool(work) and min(work) == r.work_expected,
             "digest": _cell_digest(r),
-            "object_store_in_shm": ray.get("object_store_in_shm", np.nan) if r.ray else np.nan,
-            "spilled_bytes": ray.get("spilled_bytes", np.nan) if r.ray else np.nan,
-            "ray_mode": ray.get("mode", "") if r.ray else "",
+            "object_store_in_shm": ray.get("object_store_in_shm", np.nan) if ray else np.nan,
+            "spilled_bytes": ray.get("spilled_bytes", np.nan) if ray else np.nan,
+            "ray_mode": ray.get("mode", "") if ray else "",
             "worker_threads": r.protocol.worker_threads if r.protocol else np.nan,
             "pinned_cpus": " ".join(map(str, r.pinned_cpus)),
         })

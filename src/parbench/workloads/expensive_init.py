@@ -91,13 +91,13 @@ def check_prepared(resources: Path) -> None:
 # ------------------------------------------------------------------ the work, shared by all
 
 
-def configure_tensorflow(threads: int) -> None:
+def configure_tensorflow(threads: int, inter_op_threads: int | None = None) -> None:
     """Thread pools must be sized before TensorFlow's runtime starts; later calls raise."""
     import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads or threads)
     except RuntimeError:
         pass  # already initialized in this process with the values from TF_NUM_*_THREADS
 
@@ -289,4 +289,209 @@ class MultiprocessingTuned(Backend):
         self.pool.join()
 
 
-BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned)}
+# ======================================== beyond the original: the libraries people would pick instead
+
+_cached_model_and_data = None  # per process: a joblib or Dask worker (or joblib's n_jobs=1 driver)
+
+
+def _model_from_worker_cache(resources, test_images):
+    """This process's model and test data, loaded on first use and kept for every later task."""
+    global _cached_model_and_data
+    if _cached_model_and_data is None:
+        configure_tensorflow(1)
+        _cached_model_and_data = load_model_and_data(resources, test_images)
+    return _cached_model_and_data
+
+
+def _load_into_worker_cache(resources, test_images) -> int:
+    _model_from_worker_cache(resources, test_images)
+    return os.getpid()  # not the model: a warm-up must send nothing big back
+
+
+def _predict_with_cached_model(resources, test_images, batch: int) -> np.ndarray:
+    model, x_test = _model_from_worker_cache(resources, test_images)
+    return model.predict(x_test, batch_size=batch, verbose=0)
+
+
+CACHE_PINNING = "process tree pinned to the run's CPUs; workers not pinned one per CPU (the library has no such idiom)"
+
+
+class Joblib(Backend):
+    name = "joblib"
+    start_method = "loky"
+    setup_region = ("Parallel(n_jobs=N, backend='loky') entered once; warm-up tasks until every worker has "
+                    "loaded model and data into its module-level cache")
+    timed_region = "10 rounds of parallel(N predict tasks), each using its worker's cached model"
+    pinning = CACHE_PINNING
+    notes = ("joblib has no initializer: the model sits in a module-level cache of each worker, loaded "
+             "lazily by the first task there; setup warms it in every worker",
+             "at 1 core joblib runs the tasks in the driver (its n_jobs=1 rule), with the model cached there")
+
+    def setup(self):
+        from .libraries import start_joblib
+
+        c, s = self.cell, self.cell.sizes
+        self.parallel = start_joblib(c.cores, _load_into_worker_cache, (c.resources, s.test_images))
+
+    def trial(self):
+        from joblib import delayed
+
+        c, s = self.cell, self.cell.sizes
+        results = []
+        for _ in range(s.rounds):
+            results.extend(self.parallel(delayed(_predict_with_cached_model)(c.resources, s.test_images, s.predict_batch)
+                                         for _ in range(c.cores)))
+        return results
+
+    def diagnostics(self):
+        from .libraries import joblib_facts
+
+        return joblib_facts(self.parallel, self.cell.cores)
+
+    def teardown(self):
+        from .libraries import stop_joblib
+
+        stop_joblib(self.parallel)
+
+
+class ConcurrentFutures(Backend):
+    name = "concurrent_futures"
+    start_method = START_METHOD
+    setup_region = "ProcessPoolExecutor(N, initializer=load model and data, pin) started; waits until every worker has loaded"
+    timed_region = "10 rounds of executor.map over N tasks, each predicting with its worker's loaded model"
+    pinning = "each worker pins itself to one CPU of the run in its initializer"
+    notes = ("the documented initializer= of ProcessPoolExecutor; the same worker code as multiprocessing_tuned",)
+
+    def setup(self):
+        from .libraries import start_executor
+
+        c, s = self.cell, self.cell.sizes
+        self.executor = start_executor(c.cores, _load_once, (c.cpus, c.resources, s.test_images))
+
+    def trial(self):
+        s = self.cell.sizes
+        results = []
+        for _ in range(s.rounds):
+            results.extend(self.executor.map(_evaluate_next_batch_loaded, [s.predict_batch] * self.cell.cores))
+        return results
+
+    def teardown(self):
+        from .libraries import stop_executor
+
+        stop_executor(self.executor)
+
+
+class Dask(Backend):
+    name = "dask"
+    start_method = "spawn"
+    setup_region = ("LocalCluster(n_workers=N, threads_per_worker=1) and Client started; client.run loads "
+                    "model and data into every worker's module-level cache")
+    timed_region = "10 rounds of client.gather(N client.submit(predict, pure=False)), each using its worker's cached model"
+    pinning = CACHE_PINNING
+    notes = ("the model is loaded once per worker by client.run in setup (a WorkerPlugin would do the same); "
+             "the scheduler picks the worker of each task",
+             "pure=False: N identical submissions would otherwise share one key and run once")
+
+    def setup(self):
+        from .libraries import start_dask
+
+        c, s = self.cell, self.cell.sizes
+        self.cluster, self.client = start_dask(c.cores)
+        self.client.run(_load_into_worker_cache, c.resources, s.test_images)
+
+    def trial(self):
+        c, s = self.cell, self.cell.sizes
+        results = []
+        for _ in range(s.rounds):
+            futures = [self.client.submit(_predict_with_cached_model, c.resources, s.test_images, s.predict_batch,
+                                          pure=False) for _ in range(c.cores)]
+            results.extend(self.client.gather(futures))
+        return results
+
+    def teardown(self):
+        from .libraries import stop_dask
+
+        stop_dask(self.cluster, self.client)
+
+
+def _mpire_load_model(shared: tuple, worker_state: dict) -> None:
+    resources, test_images = shared
+    configure_tensorflow(1)
+    worker_state["model"], worker_state["x_test"] = load_model_and_data(resources, test_images)
+
+
+def _mpire_ready(shared: tuple, worker_state: dict, _: int) -> int:
+    return os.getpid()
+
+
+def _mpire_predict(shared: tuple, worker_state: dict, batch: int) -> np.ndarray:
+    return worker_state["model"].predict(worker_state["x_test"], batch_size=batch, verbose=0)
+
+
+class Mpire(Backend):
+    name = "mpire"
+    start_method = START_METHOD
+    setup_region = ("WorkerPool(N, use_worker_state=True, keep_alive=True, cpu_ids) started; one task per "
+                    "worker runs worker_init, which loads model and data into its worker_state")
+    timed_region = "10 rounds of pool.map over N tasks, each predicting with its worker's loaded model"
+    pinning = "mpire's cpu_ids pins worker i to CPU i of the run"
+    notes = ("mpire's documented pattern: worker_init loads the model into worker_state once per worker",)
+
+    def setup(self):
+        from .libraries import start_mpire
+
+        c, s = self.cell, self.cell.sizes
+        self.pool = start_mpire(c.cores, _mpire_ready, range(c.cores), worker_init=_mpire_load_model,
+                                shared_objects=(c.resources, s.test_images), use_worker_state=True,
+                                cpu_ids=[[cpu] for cpu in c.cpus])
+
+    def trial(self):
+        s = self.cell.sizes
+        results = []
+        for _ in range(s.rounds):
+            # concatenate_numpy_output=False: mpire would otherwise stack the N predictions into one array
+            results.extend(self.pool.map(_mpire_predict, [s.predict_batch] * self.cell.cores,
+                                         worker_init=_mpire_load_model, chunk_size=1,
+                                         concatenate_numpy_output=False))
+        return results
+
+    def teardown(self):
+        self.pool.terminate()
+
+
+class Threads(Backend):
+    name = "threads"
+    setup_region = ("TensorFlow (1 intra-op, N inter-op threads), one model and test data loaded in the driver, "
+                    "one untimed predict; ThreadPoolExecutor(max_workers=N) created")
+    timed_region = "10 rounds of executor.map: N threads call predict on the one shared model at once"
+    pinning = "the driver and its threads pinned to the run's CPUs"
+    notes = ("not a negative control here, unlike B1 and B2: TensorFlow releases the GIL while it computes, "
+             "so N predicts in N threads can run in parallel",
+             "N inter-op threads so that N concurrent predicts are not queued on one TensorFlow thread; "
+             "each predict still uses 1 intra-op thread, as every worker of the other backends",
+             "one untimed predict in setup traces Keras' predict function before N threads share it")
+
+    def setup(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        c, s = self.cell, self.cell.sizes
+        configure_tensorflow(1, inter_op_threads=c.cores)
+        self.model, self.x_test = load_model_and_data(c.resources, s.test_images)
+        self.model.predict(self.x_test, batch_size=s.predict_batch, verbose=0)
+        self.executor = ThreadPoolExecutor(max_workers=c.cores)
+
+    def _predict(self, _: int) -> np.ndarray:
+        return self.model.predict(self.x_test, batch_size=self.cell.sizes.predict_batch, verbose=0)
+
+    def trial(self):
+        results = []
+        for _ in range(self.cell.sizes.rounds):
+            results.extend(self.executor.map(self._predict, range(self.cell.cores)))
+        return results
+
+    def teardown(self):
+        self.executor.shutdown(wait=True)
+
+
+BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned,
+                                Joblib, ConcurrentFutures, Dask, Mpire, Threads)}

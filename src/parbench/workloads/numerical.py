@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from .base import START_METHOD, Backend, Cell, pool_map, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, mp_context, pool_map, sha256_hex, start_pool
 
 NAME = "numerical"
 WORK_UNIT = "convolutions"
@@ -120,13 +120,31 @@ _shared_image: np.ndarray | None = None
 
 def _attach_shared_image(name: str, shape: tuple[int, ...], dtype: str) -> None:
     global _shared_image, _shared_segment
-    from multiprocessing import resource_tracker, shared_memory
+    from multiprocessing import shared_memory
 
+    # Before Python 3.13 attaching also registers the segment with the resource tracker
+    # (cpython#82300). Pool workers share the driver's tracker, whose registry is a set: the
+    # registration is a no-op, and unregistering here would drop the driver's own entry (the
+    # tracker then prints a KeyError when the driver unlinks, and would not clean up after a crash).
     _shared_segment = shared_memory.SharedMemory(name=name)
-    # Before Python 3.13 an attaching process also registers the segment and may unlink it at
-    # exit (cpython#82300); only the driver owns it.
-    resource_tracker.unregister(_shared_segment._name, "shared_memory")
     _shared_image = np.ndarray(shape, dtype=dtype, buffer=_shared_segment.buf)
+
+
+def _create_shared_image(image: np.ndarray):
+    """A shared_memory segment the size of the image and an ndarray view of it (driver side)."""
+    from multiprocessing import shared_memory
+
+    from ..machine import shm_status
+
+    free = shm_status()["free_bytes"]
+    if free is not None and free < image.nbytes:
+        # Writing past a too-small tmpfs kills the process with SIGBUS; fail with a sentence instead.
+        raise RuntimeError(
+            f"/dev/shm has {free} bytes free but the image needs {image.nbytes}; "
+            f"run the container with a larger --shm-size (see README)"
+        )
+    segment = shared_memory.SharedMemory(create=True, size=image.nbytes)
+    return segment, np.ndarray(image.shape, dtype=image.dtype, buffer=segment.buf)
 
 
 def _convolve_shared(args: tuple[np.ndarray, int]) -> np.ndarray:
@@ -143,20 +161,8 @@ class MultiprocessingTuned(Backend):
              "(the analogue of ray.put); only the small filters and the results are pickled",)
 
     def setup(self):
-        from multiprocessing import shared_memory
-
-        from ..machine import shm_status
-
         image = self.inputs["image"]
-        free = shm_status()["free_bytes"]
-        if free is not None and free < image.nbytes:
-            # Writing past a too-small tmpfs kills the process with SIGBUS; fail with a sentence instead.
-            raise RuntimeError(
-                f"/dev/shm has {free} bytes free but the image needs {image.nbytes}; "
-                f"run the container with a larger --shm-size (see README)"
-            )
-        self.segment = shared_memory.SharedMemory(create=True, size=image.nbytes)
-        self.view = np.ndarray(image.shape, dtype=image.dtype, buffer=self.segment.buf)
+        self.segment, self.view = _create_shared_image(image)
         self.pool = start_pool(self.cell.cores, _attach_shared_image,
                                (self.segment.name, image.shape, image.dtype.str))
 
@@ -173,4 +179,165 @@ class MultiprocessingTuned(Backend):
         self.segment.unlink()
 
 
-BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned)}
+# ======================================== beyond the original: the libraries people would pick instead
+
+
+class Joblib(Backend):
+    name = "joblib"
+    start_method = "loky"
+    setup_region = "Parallel(n_jobs=N, backend='loky') entered once; every worker started and warmed"
+    timed_region = ("parallel(delayed(convolve)(image, f) for each of N filters): joblib dumps the image "
+                    "once into its memmap folder and the workers map it read-only")
+    notes = ("joblib memmaps arrays over max_nbytes='1M' into /dev/shm only if more than 2 GB is free "
+             "there, else into the temp folder (JOBLIB_TEMP_FOLDER overrides); the record's backend "
+             "facts name the folder it used",
+             "a new image object every pass, copied before the timer as the original made a new image "
+             "every pass: joblib keys its dumps by array object, so one unchanged array would be dumped "
+             "once per Parallel context and never shipped again; each pass's dump stays in the folder "
+             "until the context exits",
+             "at 1 core joblib runs the tasks in the driver (its n_jobs=1 rule): no worker, no memmap")
+
+    def setup(self):
+        from .libraries import start_joblib
+
+        self.parallel = start_joblib(self.cell.cores)
+
+    def before_trial(self):
+        self.image = self.inputs["image"].copy()
+
+    def trial(self):
+        from joblib import delayed
+
+        image, stride = self.image, self.cell.sizes.stride
+        return self.parallel(delayed(convolve)(image, f, stride) for f in self.inputs["filters"])
+
+    def diagnostics(self):
+        from .libraries import joblib_facts
+
+        return joblib_facts(self.parallel, self.cell.cores)
+
+    def teardown(self):
+        from .libraries import stop_joblib
+
+        stop_joblib(self.parallel)
+
+
+class ConcurrentFutures(Backend):
+    name = "concurrent_futures"
+    start_method = START_METHOD
+    setup_region = "shared_memory segment allocation, ProcessPoolExecutor(N, initializer=attach) started"
+    timed_region = "one copy of the image into shared memory, executor.map over N filters"
+    notes = ("ProcessPoolExecutor has no idiom of its own for one large shared input: passing the image "
+             "per task pickles it N times (the original's cost), and initializer arguments are sent once "
+             "at start while the image is new every pass; so it reuses multiprocessing_tuned's "
+             "shared_memory path and differs only in the pool (Executor.map instead of Pool.map)",)
+
+    def setup(self):
+        from .libraries import start_executor
+
+        image = self.inputs["image"]
+        self.segment, self.view = _create_shared_image(image)
+        self.executor = start_executor(self.cell.cores, _attach_shared_image,
+                                       (self.segment.name, image.shape, image.dtype.str))
+
+    def trial(self):
+        self.view[:] = self.inputs["image"]
+        stride = self.cell.sizes.stride
+        return list(self.executor.map(_convolve_shared, [(f, stride) for f in self.inputs["filters"]]))
+
+    def teardown(self):
+        from .libraries import stop_executor
+
+        stop_executor(self.executor)
+        del self.view
+        self.segment.close()
+        self.segment.unlink()
+
+
+class Dask(Backend):
+    name = "dask"
+    start_method = "spawn"
+    setup_region = "LocalCluster(n_workers=N, threads_per_worker=1, processes=True) and Client started"
+    timed_region = ("client.scatter(image, broadcast=True) once, N client.submit(convolve, image_future, f), "
+                    "client.gather of all results")
+    notes = ("scatter with hash=False: a new key every pass, so every pass ships the image as ray.put does "
+             "(the default content hash would also cost a pass over 72 MB)",
+             "the gather is inside the timer: results reach the driver as in every other backend")
+
+    def setup(self):
+        from .libraries import start_dask
+
+        self.cluster, self.client = start_dask(self.cell.cores)
+
+    def trial(self):
+        image_future = self.client.scatter(self.inputs["image"], broadcast=True, hash=False)
+        stride = self.cell.sizes.stride
+        futures = [self.client.submit(convolve, image_future, f, stride) for f in self.inputs["filters"]]
+        return self.client.gather(futures)
+
+    def teardown(self):
+        from .libraries import stop_dask
+
+        stop_dask(self.cluster, self.client)
+
+
+def _convolve_mpire_shared(shared_image: np.ndarray, filt: np.ndarray, stride: int) -> np.ndarray:
+    return convolve(shared_image, filt, stride)
+
+
+def _mpire_ready(shared_image: np.ndarray, _: int) -> int:
+    return int(shared_image.shape[0])
+
+
+class Mpire(Backend):
+    name = "mpire"
+    start_method = START_METHOD
+    setup_region = "shared RawArray the size of the image; WorkerPool(N, shared_objects=its view, keep_alive) started"
+    timed_region = "one copy of the image into the shared array, pool.map over N filters"
+    notes = ("mpire hands shared_objects to the workers once, at fork (copy-on-write); a new image every "
+             "pass therefore goes through a shared multiprocessing RawArray (the mutable shared object "
+             "mpire's docs point to), written once per pass like ray.put",)
+
+    def setup(self):
+        from .libraries import start_mpire
+
+        image = self.inputs["image"]
+        # RawArray memory is a shared mapping: what the driver writes after the fork, workers see
+        self.raw = mp_context().RawArray("b", image.nbytes)
+        self.view = np.frombuffer(self.raw, dtype=image.dtype).reshape(image.shape)
+        self.pool = start_mpire(self.cell.cores, _mpire_ready, range(self.cell.cores), shared_objects=self.view)
+
+    def trial(self):
+        self.view[:] = self.inputs["image"]
+        stride = self.cell.sizes.stride
+        # concatenate_numpy_output=False: mpire would otherwise stack the N results into one array
+        return self.pool.map(_convolve_mpire_shared, [(f, stride) for f in self.inputs["filters"]], chunk_size=1,
+                             concatenate_numpy_output=False)
+
+    def teardown(self):
+        self.pool.terminate()
+
+
+class Threads(Backend):
+    name = "threads"
+    setup_region = "ThreadPoolExecutor(max_workers=N) created (threads start on first use, in microseconds)"
+    timed_region = "executor.map(convolve) over N filters in threads of the driver, the image shared by reference"
+    pinning = "the driver and its threads pinned to the run's CPUs"
+    notes = ("negative control: scipy.signal.convolve2d holds the GIL, so N threads run the N "
+             "convolutions one at a time; nothing is copied",)
+
+    def setup(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.executor = ThreadPoolExecutor(max_workers=self.cell.cores)
+
+    def trial(self):
+        n, stride = self.cell.cores, self.cell.sizes.stride
+        return list(self.executor.map(convolve, n * [self.inputs["image"]], self.inputs["filters"], n * [stride]))
+
+    def teardown(self):
+        self.executor.shutdown(wait=True)
+
+
+BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned,
+                                Joblib, ConcurrentFutures, Dask, Mpire, Threads)}

@@ -237,4 +237,220 @@ class MultiprocessingTuned(Backend):
             ex.shutdown(wait=True, cancel_futures=True)
 
 
-BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned)}
+# ======================================== beyond the original: the libraries people would pick instead
+
+
+def routed_groups(cell: Cell, seed: int) -> tuple[list[list[list[bytes]]], int]:
+    """The whole stream, generated in the driver and split by state holder: group k holds
+    documents k, k + N, k + 2N, ... in stream order (the Ray routing)."""
+    n, docs = cell.cores, document_stream(cell, seed)
+    total = cell.sizes.docs_per_core * n
+    groups: list[list[list[bytes]]] = [[] for _ in range(n)]
+    for i in range(total):
+        groups[i % n].append(next(docs))
+    return groups, total
+
+
+def count_group(documents: list[list[bytes]], threshold: int) -> set[bytes]:
+    """One state holder's whole share of the stream in one task; only its popular set goes back."""
+    state = StreamingPrefixCount(threshold)
+    for document in documents:
+        state.add_document(document)
+    return state.get_popular()
+
+
+GROUP_TASK_NOTE = ("no actors and no way to address a worker: the documents of state holder k (i % N == k) "
+                   "go to one task that builds that state and returns only its popular set; the documents "
+                   "move, the state never leaves its task, and generating the stream no longer overlaps "
+                   "the counting as it does with actors")
+
+
+class Joblib(Backend):
+    name = "joblib"
+    start_method = "loky"
+    setup_region = "Parallel(n_jobs=N, backend='loky') entered once; every worker started and warmed"
+    timed_region = ("driver generates 10 documents per core and splits them by i % N; parallel runs one "
+                    "count_group task per state holder; union of the returned popular sets")
+    notes = (f"joblib has {GROUP_TASK_NOTE}",
+             "at 1 core joblib runs the task in the driver (its n_jobs=1 rule)")
+
+    def setup(self):
+        from .libraries import start_joblib
+
+        self.parallel = start_joblib(self.cell.cores)
+
+    def trial(self):
+        from joblib import delayed
+
+        groups, total = routed_groups(self.cell, self.inputs["seed"])
+        threshold = self.cell.sizes.popular_threshold
+        popular = self.parallel(delayed(count_group)(group, threshold) for group in groups)
+        return set().union(*popular), total
+
+    def diagnostics(self):
+        from .libraries import joblib_facts
+
+        return joblib_facts(self.parallel, self.cell.cores)
+
+    def teardown(self):
+        from .libraries import stop_joblib
+
+        stop_joblib(self.parallel)
+
+
+class ConcurrentFutures(Backend):
+    name = "concurrent_futures"
+    start_method = START_METHOD
+    setup_region = "ProcessPoolExecutor(N) started"
+    timed_region = ("driver generates 10 documents per core and splits them by i % N; executor.map runs "
+                    "one count_group task per state holder; union of the returned popular sets")
+    notes = (f"concurrent.futures has {GROUP_TASK_NOTE}: the map over independent chunks that its docs "
+             "show; the actor form (N single-worker executors) is multiprocessing_tuned",)
+
+    def setup(self):
+        from .libraries import start_executor
+
+        self.executor = start_executor(self.cell.cores)
+
+    def trial(self):
+        groups, total = routed_groups(self.cell, self.inputs["seed"])
+        threshold = self.cell.sizes.popular_threshold
+        popular = self.executor.map(count_group, groups, [threshold] * len(groups))
+        return set().union(*popular), total
+
+    def teardown(self):
+        from .libraries import stop_executor
+
+        stop_executor(self.executor)
+
+
+class Dask(Backend):
+    name = "dask"
+    start_method = "spawn"
+    setup_region = ("LocalCluster(n_workers=N, threads_per_worker=1) and Client started; N fresh actors, "
+                    "actor k on worker k, created and ready before each trial")
+    timed_region = ("driver generates 10 documents per core, add_document to actor i % N, waits for every "
+                    "call, then get_popular from every actor, union")
+    notes = ("Dask actors: separate calls to an actor travel on separate connections with no order "
+             "guaranteed, so every add_document is awaited before get_popular (Ray orders one caller's "
+             "calls itself); the counts do not depend on the order of a state's documents",
+             "Dask serializes a list argument element by element (dask/distributed#6368): a document of "
+             "10,000 bytes objects costs far more to send than one pickle of it; kept, since passing the "
+             "document is how its actor docs call a method")
+
+    def setup(self):
+        from .libraries import dask_workers, start_dask
+
+        self.cluster, self.client = start_dask(self.cell.cores)
+        self.workers = dask_workers(self.client)
+        self.actor_futures = []
+
+    def before_trial(self):
+        threshold = self.cell.sizes.popular_threshold
+        # Replacing the futures releases the previous trial's actors.
+        self.actor_futures = [self.client.submit(StreamingPrefixCount, threshold, actor=True, workers=[w])
+                              for w in self.workers]
+        self.actors = [f.result() for f in self.actor_futures]
+
+    def trial(self):
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        added = [self.actors[i % n].add_document(next(docs)) for i in range(total)]
+        for call in added:
+            call.result()
+        popular = [call.result() for call in [a.get_popular() for a in self.actors]]
+        return set().union(*popular), total
+
+    def teardown(self):
+        from .libraries import stop_dask
+
+        self.actors, self.actor_futures = [], []
+        stop_dask(self.cluster, self.client)
+
+
+def _mpire_reset_state(worker_state: dict, threshold: int) -> None:
+    worker_state["counter"] = StreamingPrefixCount(threshold)
+
+
+def _mpire_add_document(worker_state: dict, document: list[bytes]) -> None:
+    worker_state["counter"].add_document(document)
+
+
+def _mpire_get_popular(worker_state: dict, _: int) -> set[bytes]:
+    return worker_state["counter"].get_popular()
+
+
+class Mpire(Backend):
+    name = "mpire"
+    start_method = START_METHOD
+    setup_region = ("WorkerPool(N, use_worker_state=True, keep_alive=True, order_tasks=True) started; "
+                    "each worker's state reset by a map before each trial")
+    timed_region = ("driver generates 10 documents per core, pool.map(add_document) with chunk_size=1 deals "
+                    "document i to worker i % N (state stays in worker_state), then get_popular from every "
+                    "worker, union")
+    notes = ("mpire does not route by default (a free worker takes the next task); order_tasks=True with "
+             "chunk_size=1 deals task i to worker i % N, the Ray routing, which keeps the digest equal to "
+             "serial's",)
+
+    def setup(self):
+        from .libraries import start_mpire
+
+        threshold = [self.cell.sizes.popular_threshold] * self.cell.cores
+        self.pool = start_mpire(self.cell.cores, _mpire_reset_state, threshold, use_worker_state=True)
+
+    def before_trial(self):
+        self.pool.map(_mpire_reset_state, [self.cell.sizes.popular_threshold] * self.cell.cores, chunk_size=1)
+
+    def trial(self):
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        # One-tuples: mpire would unpack a bare document (a list) into 10,000 arguments.
+        self.pool.map(_mpire_add_document, ((next(docs),) for _ in range(total)), iterable_len=total, chunk_size=1)
+        popular = self.pool.map(_mpire_get_popular, range(n), chunk_size=1)
+        return set().union(*popular), total
+
+    def teardown(self):
+        self.pool.terminate()
+
+
+class Threads(Backend):
+    name = "threads"
+    setup_region = "ThreadPoolExecutor(max_workers=N) created; N fresh StreamingPrefixCount objects before each trial"
+    timed_region = ("driver generates 10 documents per core and submits document i for object i % N to the "
+                    "thread pool; union of popular sets")
+    pinning = "the driver and its threads pinned to the run's CPUs"
+    notes = ("negative control: the counting is pure Python and holds the GIL, so N threads count one "
+             "document at a time",
+             "a lock per state object: two documents of one object may run in two threads at once, and "
+             "counts[prefix] += 1 is not atomic across threads")
+
+    def setup(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.executor = ThreadPoolExecutor(max_workers=self.cell.cores)
+
+    def before_trial(self):
+        import threading
+
+        threshold = self.cell.sizes.popular_threshold
+        self.states = [StreamingPrefixCount(threshold) for _ in range(self.cell.cores)]
+        self.locks = [threading.Lock() for _ in range(self.cell.cores)]
+
+    def _add_document(self, k: int, document: list[bytes]) -> None:
+        with self.locks[k]:
+            self.states[k].add_document(document)
+
+    def trial(self):
+        n, docs = self.cell.cores, document_stream(self.cell, self.inputs["seed"])
+        total = self.cell.sizes.docs_per_core * n
+        added = [self.executor.submit(self._add_document, i % n, next(docs)) for i in range(total)]
+        for future in added:
+            future.result()
+        return set().union(*(s.get_popular() for s in self.states)), total
+
+    def teardown(self):
+        self.executor.shutdown(wait=True)
+
+
+BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned,
+                                Joblib, ConcurrentFutures, Dask, Mpire, Threads)}
