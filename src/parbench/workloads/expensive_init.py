@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import START_METHOD, Backend, Cell, pool_map, sha256_hex, start_pool
+from .libraries import JoblibBackend
 
 NAME = "expensive_init"
 WORK_UNIT = "predictions"
@@ -316,7 +317,7 @@ def _predict_with_cached_model(resources, test_images, batch: int) -> np.ndarray
 CACHE_PINNING = "process tree pinned to the run's CPUs; workers not pinned one per CPU (the library has no such idiom)"
 
 
-class Joblib(Backend):
+class Joblib(JoblibBackend):
     name = "joblib"
     start_method = "loky"
     setup_region = ("Parallel(n_jobs=N, backend='loky') entered once; warm-up tasks until every worker has "
@@ -342,16 +343,6 @@ class Joblib(Backend):
             results.extend(self.parallel(delayed(_predict_with_cached_model)(c.resources, s.test_images, s.predict_batch)
                                          for _ in range(c.cores)))
         return results
-
-    def diagnostics(self):
-        from .libraries import joblib_facts
-
-        return joblib_facts(self.parallel, self.cell.cores)
-
-    def teardown(self):
-        from .libraries import stop_joblib
-
-        stop_joblib(self.parallel)
 
 
 class ConcurrentFutures(Backend):

@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from .base import _initialize_and_report, mp_context
+from .base import Backend, _initialize_and_report, mp_context
 
 WORKER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 
@@ -149,3 +149,14 @@ def start_mpire(cores: int, warm_func, warm_args, worker_init=None, **pool_kwarg
         pool.terminate()
         raise
     return pool
+
+
+class JoblibBackend(Backend):
+    """What every workload's joblib backend shares: one `Parallel` (set up by the subclass as
+    `self.parallel`) kept for the whole cell, its facts recorded, its workers stopped."""
+
+    def diagnostics(self):
+        return joblib_facts(self.parallel, self.cell.cores)
+
+    def teardown(self):
+        stop_joblib(self.parallel)

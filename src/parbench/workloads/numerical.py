@@ -11,6 +11,7 @@ import numpy as np
 from scipy import signal
 
 from .base import START_METHOD, Backend, Cell, mp_context, pool_map, sha256_hex, start_pool
+from .libraries import JoblibBackend
 
 NAME = "numerical"
 WORK_UNIT = "convolutions"
@@ -182,7 +183,7 @@ class MultiprocessingTuned(Backend):
 # ======================================== beyond the original: the libraries people would pick instead
 
 
-class Joblib(Backend):
+class Joblib(JoblibBackend):
     name = "joblib"
     start_method = "loky"
     setup_region = "Parallel(n_jobs=N, backend='loky') entered once; every worker started and warmed"
@@ -210,16 +211,6 @@ class Joblib(Backend):
 
         image, stride = self.image, self.cell.sizes.stride
         return self.parallel(delayed(convolve)(image, f, stride) for f in self.inputs["filters"])
-
-    def diagnostics(self):
-        from .libraries import joblib_facts
-
-        return joblib_facts(self.parallel, self.cell.cores)
-
-    def teardown(self):
-        from .libraries import stop_joblib
-
-        stop_joblib(self.parallel)
 
 
 class ConcurrentFutures(Backend):

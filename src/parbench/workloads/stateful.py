@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from .base import START_METHOD, Backend, Cell, mp_context, pool_map, sha256_hex, start_pool
+from .libraries import JoblibBackend
 
 NAME = "stateful"
 WORK_UNIT = "documents"
@@ -265,7 +266,7 @@ GROUP_TASK_NOTE = ("no actors and no way to address a worker: the documents of s
                    "the counting as it does with actors")
 
 
-class Joblib(Backend):
+class Joblib(JoblibBackend):
     name = "joblib"
     start_method = "loky"
     setup_region = "Parallel(n_jobs=N, backend='loky') entered once; every worker started and warmed"
@@ -286,16 +287,6 @@ class Joblib(Backend):
         threshold = self.cell.sizes.popular_threshold
         popular = self.parallel(delayed(count_group)(group, threshold) for group in groups)
         return set().union(*popular), total
-
-    def diagnostics(self):
-        from .libraries import joblib_facts
-
-        return joblib_facts(self.parallel, self.cell.cores)
-
-    def teardown(self):
-        from .libraries import stop_joblib
-
-        stop_joblib(self.parallel)
 
 
 class ConcurrentFutures(Backend):
