@@ -23,21 +23,25 @@ include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/bench.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/verdicts.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
 onstart:
-    print_plan()
+    write_plan_file()
 
 
 rule all:
     default_target: True
     input:
         "results/report.md",
+        "results/verdicts.csv",
+        "results/compare.md",
         "results/all_cells_ok.txt",
 
 
 rule reference_report:
     input:
         "results/reference/report.md",
+        "results/reference/verdicts.csv",

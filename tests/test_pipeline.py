@@ -1,5 +1,6 @@
 """The smoke DAG end to end in a temporary copy of the project (about 2.5 minutes on 2 cores)."""
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, copy_project, snakemake_env
+from parbench.analysis.verdicts import VERDICTS
 from parbench.machine import read_topology
 
 
@@ -41,7 +43,11 @@ CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
 @pytest.mark.slow
 def test_the_run_announces_its_plan(smoke_run):
     _, result = smoke_run
-    assert re.search(r"parbench: 24 cells \(3 workloads x 4 backends x cores \[1, 2\]\)", result.stderr)
+    assert re.search(r"parbench: 24 cells \(3 workloads x 4 backends x cores \[1, 2\]\) x 2 rounds of 2 trials",
+                     result.stderr)
+    assert re.search(r"Estimated duration \d+ (s|min) \(numerical", result.stderr)
+    # One progress line per finished cell round, on the console.
+    assert re.search(r"parbench: \d+ of 48 cell rounds done, \d+ left", result.stdout)
 
 
 @pytest.mark.slow
@@ -52,8 +58,10 @@ def test_summary_has_every_cell_and_they_agree(smoke_run):
     assert (summary.status == "ok").all()
     assert summary.digest_agrees.all()
     assert summary.work_complete.all()
+    assert (summary.rounds == 2).all()
     timings = pd.read_csv(project / "results" / "timings.csv")
-    assert len(timings) == len(summary) * 3
+    assert len(timings) == len(summary) * 2 * 2
+    assert sorted(timings["round"].unique()) == [0, 1]
     speedups = pd.read_csv(project / "results" / "speedups.csv")
     ray_vs_serial = speedups[(speedups.backend == "ray") & (speedups.baseline == "serial")]
     assert len(ray_vs_serial) == 3 * len(CORES)
@@ -81,10 +89,35 @@ def test_every_claim_has_a_number_and_a_verdict(smoke_run):
         cells = [c.strip() for c in row.split("|")]
         measured, verdict = cells[4], cells[5]
         assert re.search(r"\d+\.\d+x", measured), row
-        assert verdict in ("**reproduced**", "**not reproduced**", "**not testable here**"), row
+        assert verdict.strip("*") in VERDICTS, row
     # The 48-core claims cannot be tested on a small machine, and the report says why.
     if max(CORES) < 48:
         assert "not testable here" in report and "at most" in report
+
+
+@pytest.mark.slow
+def test_verdict_files_and_the_report_table_hold_the_same_rows(smoke_run):
+    project, _ = smoke_run
+    csv = pd.read_csv(project / "results" / "verdicts.csv")
+    data = json.loads((project / "results" / "verdicts.json").read_text())
+    assert list(csv.id) == [v["id"] for v in data["verdicts"]]
+    assert data["run"]["preset"] == "smoke" and data["run"]["rounds"] == 2
+    report = (project / "results" / "report.md").read_text()
+    table = {cells[1]: cells for cells in ([c.strip() for c in line.split("|")] for line in report.splitlines()
+                                           if re.match(r"^\| C\d[a-z]?(-scaled)? \|", line))}
+    assert sorted(table) == sorted(csv.id)
+    for row in csv.itertuples():
+        assert table[row.id][5] == f"**{row.verdict}**"
+        assert table[row.id][4] == row.measured
+
+
+@pytest.mark.slow
+def test_the_run_is_compared_with_the_reference(smoke_run):
+    project, _ = smoke_run
+    compare = (project / "results" / "compare.md").read_text()
+    assert "against results/reference" in compare
+    # The reference is a paper-size run: a smoke run is a different preset, and compare says so.
+    assert "same preset: **no**" in compare and "## Verdicts" in compare
 
 
 @pytest.mark.slow
@@ -125,7 +158,7 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
     project = copy_project(tmp_path)
     dry = snakemake(project, "-n", "reference_report", timeout=120)
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert set(job_counts(dry.stdout)) == {"aggregate", "figures", "report", "reference_report", "total"}
+    assert set(job_counts(dry.stdout)) == {"aggregate", "verdicts", "figures", "report", "reference_report", "total"}
     real = snakemake(project, "reference_report", timeout=300)
     assert real.returncode == 0, real.stderr[-3000:]
     report = (project / "results" / "reference" / "report.md").read_text()

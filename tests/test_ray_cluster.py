@@ -107,9 +107,9 @@ def test_with_ray_address_only_ray_cells_go_beyond_this_machine(project):
                      "workloads=[numerical]", "backends=[serial,ray]")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout + result.stderr
-    assert f"results/raw/numerical/ray/{big}.json" in out
-    assert f"results/raw/numerical/serial/{big}.json" not in out
-    assert f"results/calibration/{big}.json" not in out
+    assert f"results/raw/numerical/ray/{big}/round0.json" in out
+    assert f"results/raw/numerical/serial/{big}/round0.json" not in out
+    assert f"results/calibration/{big}/" not in out
     assert "--backend ray --cores 1" in out and "--ray-address 10.1.2.3:6379" in out
     ray_lines = [line for line in out.splitlines() if "parbench run" in line and "--backend ray " in line]
     other_lines = [line for line in out.splitlines() if "parbench run" in line and "--backend ray " not in line]

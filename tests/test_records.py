@@ -15,7 +15,7 @@ def make_record(**changes):
         workload="numerical", backend="serial", cores=1, preset="smoke", sizes={"image_side": 300},
         status="ok", error=None,
         protocol=Protocol("t", "s", 0, "original", None, 1, "pinned"), setup_seconds=0.0,
-        teardown_seconds=0.0, warmup_seconds=[], trials=[Trial(0, 0.1, 1, "abc")], work_expected=1,
+        teardown_seconds=0.0, warmup_seconds=[], before_trial_seconds=[], trials=[Trial(0, 0.1, 1, "abc")], work_expected=1,
         memory=None, pinned_cpus=[0], process_tree={}, backend_facts=None, machine={}, software={},
         config_hash="c1", machine_hash="m1", started_at="2026-01-01T00:00:00+00:00",
         finished_at="2026-01-01T00:00:01+00:00",
@@ -54,3 +54,10 @@ def test_mixed_configurations_are_refused_and_named(tmp_path):
     write_atomic(b, make_record(backend="ray", machine_hash="m2").to_json())
     with pytest.raises(MixedRecordsError, match="different machines"):
         load_records([a, b])
+
+
+def test_oversubscribed_records_are_always_refused(tmp_path):
+    path = tmp_path / "o.json"
+    write_atomic(path, make_record(oversubscribed=True).to_json())
+    with pytest.raises(MixedRecordsError, match="oversubscribed.*not a timing"):
+        load_records([path], allow_mixed=True)

@@ -5,11 +5,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from parbench.analysis.quiet import QuietCheck, check
 from parbench.analysis.verdicts import (
+    INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_TESTABLE,
     REPRODUCED,
     ClaimsError,
+    Tables,
     evaluate,
     load_claims,
 )
@@ -23,10 +26,15 @@ def speedups(rows):
 
 
 def summary(rows):
-    return pd.DataFrame(rows, columns=["workload", "backend", "cores", "status", "median_s"])
+    return pd.DataFrame(rows, columns=["workload", "backend", "cores", "status", "error", "median_s"])
+
+
+def growth(rows):
+    return pd.DataFrame(rows, columns=["workload", "backend", "cores", "growth", "ci_low", "ci_high", "ci_method"])
 
 
 NO_CAL = pd.DataFrame(columns=["cores", "ceiling", "efficiency"])
+NO_GROWTH = growth([])
 
 
 def claims(*items, tolerance=0.1):
@@ -37,8 +45,9 @@ SPEEDUP = {"id": "C1a", "text": "t", "kind": "speedup", "workload": "numerical",
            "baseline": "multiprocessing", "value": 9, "cores": 48}
 
 
-def one(claim, table, summ=None, cal=NO_CAL):
-    return evaluate(claims(claim), table, summ if summ is not None else summary([]), cal)[0]
+def one(claim, table, summ=None, cal=NO_CAL, grow=NO_GROWTH, quiet=None, projector=None):
+    tables = Tables(table, summ if summ is not None else summary([]), cal, grow)
+    return evaluate(claims(claim), tables, quiet, projector)[0]
 
 
 def test_speedup_reproduced_when_ci_reaches_claim_less_tolerance():
@@ -95,13 +104,73 @@ def test_not_faster():
 WEAK = {"id": "C5", "text": "t", "kind": "weak_scaling", "backend": "ray"}
 
 
-def test_weak_scaling_uses_the_calibrated_ceiling():
-    rows = [["numerical", "ray", 1, "ok", 1.0], ["numerical", "ray", 2, "ok", 1.3]]
+def test_weak_scaling_uses_the_growth_interval_and_the_calibrated_ceiling():
+    rows = growth([["numerical", "ray", 2, 1.3, 1.25, 1.35, "h"]])
     ideal = pd.DataFrame([[2, 2.0, 1.0]], columns=["cores", "ceiling", "efficiency"])
-    assert one(WEAK, speedups([]), summary(rows), ideal).verdict == NOT_REPRODUCED  # allowed 1.1
-    slow_machine = pd.DataFrame([[2, 1.5, 0.75]], columns=["cores", "ceiling", "efficiency"])
-    assert one(WEAK, speedups([]), summary(rows), slow_machine).verdict == REPRODUCED  # allowed 1.47
-    assert one(WEAK, speedups([]), summary(rows[:1]), ideal).verdict == NOT_TESTABLE
+    assert one(WEAK, speedups([]), cal=ideal, grow=rows).verdict == NOT_REPRODUCED  # allowed 1.1 < 1.25
+    reaches = growth([["numerical", "ray", 2, 1.3, 1.05, 1.35, "h"]])
+    v = one(WEAK, speedups([]), cal=ideal, grow=reaches)
+    assert v.verdict == REPRODUCED and v.depends_on_cores == [1, 2]
+    assert one(WEAK, speedups([]), cal=ideal, grow=NO_GROWTH).verdict == NOT_TESTABLE
+
+
+def points(rows):
+    return pd.DataFrame(rows, columns=["cores", "point", "ceiling", "efficiency", "foreign_load_max", "machine_hash"])
+
+
+def test_a_busy_machine_makes_dependent_verdicts_inconclusive_and_never_widens_the_allowance():
+    rows = growth([["numerical", "ray", 2, 1.3, 1.05, 1.35, "h"]])
+    busy_points = points([[1, 0, 1.0, 1.0, 0.02, "m"], [2, 0, 1.17, 0.58, 0.03, "m"], [2, 1, 1.95, 0.97, 0.0, "m"]])
+    cal = pd.DataFrame([[2, 1.56, 0.78]], columns=["cores", "ceiling", "efficiency"])
+    quiet = check(busy_points)
+    assert not quiet.quiet and 2 in quiet.busy_cores and 1 not in quiet.busy_cores
+    v = one(WEAK, speedups([]), cal=cal, grow=rows, quiet=quiet)
+    assert v.verdict == INCONCLUSIVE
+    assert "1.17x" in v.explanation and v.value == pytest.approx(1.3)
+    # A claim that rests only on 1 core is untouched by the busy 2-core checks.
+    one_core = speedups([["stateful", 1, "multiprocessing", "serial", 0.5, 0.4, 0.6, "h"]])
+    assert one(NOT_FASTER, one_core, quiet=quiet).verdict == REPRODUCED
+
+
+def test_foreign_load_flags_one_core_runs_too():
+    loaded = check(points([[1, 0, 1.0, 1.0, 0.95, "m"]]))
+    assert 1 in loaded.busy_cores and "95%" in loaded.reason([1])
+    cell_load = check(points([[1, 0, 1.0, 1.0, 0.0, "m"]]),
+                      pd.DataFrame([["stateful", "ray", 1, 0.6]], columns=["workload", "backend", "cores",
+                                                                            "foreign_load_max"]))
+    assert 1 in cell_load.busy_cores and "stateful/ray" in cell_load.reason([1])
+    assert check(points([[1, 0, 1.0, 1.0, 0.05, "m"], [2, 0, 1.96, 0.98, 0.1, "m"]])).quiet
+
+
+def test_a_failed_cell_at_the_claims_core_count_is_named():
+    table = speedups([["numerical", 2, "ray", "multiprocessing", 2.0, 1.8, 2.2, "h"]])
+    failed = summary([["numerical", "ray", 48, "failed", "MemoryError: no room", float("nan")],
+                      ["numerical", "multiprocessing", 48, "ok", "", 7.5]])
+    v = one(SPEEDUP, table, failed)
+    assert v.verdict == NOT_TESTABLE
+    assert "ray cell of numerical at 48 cores failed" in v.explanation and "MemoryError" in v.explanation
+    assert "largest core count" not in v.explanation
+
+
+def test_scaled_efficiency_is_a_second_labelled_verdict():
+    claim = dict(SPEEDUP, id="C1b", baseline="serial", value=24, cores=48)  # efficiency 0.5
+    table = speedups([["numerical", 2, "ray", "serial", 0.9, 0.85, 0.95, "h"]])
+    tables = Tables(table, summary([]), NO_CAL, NO_GROWTH)
+    main, scaled = evaluate(claims(claim), tables)
+    assert main.verdict == NOT_TESTABLE
+    assert scaled.id == "C1b-scaled" and "derived" in scaled.text
+    assert scaled.verdict == REPRODUCED  # needs 0.5 x 2 x 0.9 = 0.9; CI reaches 0.95
+    worse = Tables(speedups([["numerical", 2, "ray", "serial", 0.7, 0.65, 0.8, "h"]]), summary([]), NO_CAL, NO_GROWTH)
+    assert evaluate(claims(claim), worse)[1].verdict == NOT_REPRODUCED
+
+
+def test_a_projection_is_attached_only_to_untestable_claims():
+    table = speedups([["numerical", 2, "ray", "multiprocessing", 2.0, 1.8, 2.2, "h"]])
+    projection = {"value": 7.1, "ci_low": 6.0, "ci_high": 8.0, "cores": 48, "note": "pickling dominates"}
+    v = one(SPEEDUP, table, projector=lambda claim: projection)
+    assert v.verdict == NOT_TESTABLE and v.projected == 7.1 and v.projection_note == "pickling dominates"
+    at48 = speedups([["numerical", 48, "ray", "multiprocessing", 9.5, 9.0, 10.0, "h"]])
+    assert one(SPEEDUP, at48, projector=lambda claim: projection).projected is None
 
 
 def test_the_shipped_claims_file_loads_and_covers_every_caption():

@@ -75,8 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="attach the ray backend(s) to an existing cluster, e.g. 10.0.0.1:6379 (default: "
                           "$RAY_ADDRESS; 'local' or '' starts a local Ray pinned to --cores, as without it); "
                           "other backends ignore it")
-    run.add_argument("--config-hash-field", action="append", default=[], type=_size, metavar="KEY=VALUE",
-                     help=argparse.SUPPRESS)  # the pipeline adds its run-wide settings to the config hash
+    run.add_argument("--protocol", choices=("original", "alternative"), default="original",
+                     help="original (default): time what the post timed; alternative: the backend's stated "
+                          "alternative (B2 ray: actors ready before the timer), where it has one")
+    run.add_argument("--comparison-passes", type=_non_negative_int, default=1,
+                     help="passes under the other protocol after the trials, for backends that have one "
+                          "(recorded apart, never mixed with the trials; default 1)")
+    run.add_argument("--round", type=_non_negative_int, default=0,
+                     help="which fresh-process measurement of this cell this is (recorded; default 0)")
+    run.add_argument("--oversubscribe", action="store_true",
+                     help="functional tests only: allow more cores than this machine has (N workers share the "
+                          "available CPUs); the record says so and aggregation refuses it")
+    run.add_argument("--plan", type=Path, default=None,
+                     help="the run's plan file: print a progress line (cells done and left) on stdout at the end")
     run.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
 
     prep = sub.add_parser("prepare", help="generate the synthetic MNIST set and train/save the model for expensive_init")
@@ -87,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--cores", required=True, type=_positive_int)
     cal.add_argument("--repeats", type=_positive_int, default=5)
     cal.add_argument("--seconds", type=float, default=0.5, help="work per process per repeat")
+    cal.add_argument("--point", type=_non_negative_int, default=0,
+                     help="which check of the run this is: 0 before the first round, r after round r (recorded)")
     cal.add_argument("--out", required=True, type=Path)
 
     env = sub.add_parser("env", help="describe the machine and software (no hostname)")
@@ -99,7 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument("--calibration", type=Path, nargs="*", default=[], help="calibration records (JSON)")
     agg.add_argument("--allow-mixed", action="store_true",
                      help="aggregate records from different configurations or machines anyway")
+    agg.add_argument("--seed", type=int, default=None,
+                     help="seed of the bootstrap (the pipeline passes config seed; default: stats.DEFAULT_SEED)")
     agg.add_argument("--out-dir", type=Path, required=True)
+
+    ver = sub.add_parser("verdicts", help="tables from `aggregate` + claims -> verdicts.csv and verdicts.json")
+    ver.add_argument("--tables", type=Path, required=True, help="folder written by `parbench aggregate`")
+    ver.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    ver.add_argument("--out-dir", type=Path, required=True)
+
+    cmp_ = sub.add_parser("compare", help="one run's ratios and verdicts against another's (e.g. the reference)")
+    cmp_.add_argument("run", type=Path, help="folder of an aggregated run with verdicts (e.g. results)")
+    cmp_.add_argument("reference", type=Path, help="the folder to compare with (e.g. results/reference)")
+    cmp_.add_argument("--out", type=Path, default=None, help="markdown file (default: standard output)")
 
     fig = sub.add_parser("figures", help="tables from `aggregate` -> paper-style figures (PNG and PDF)")
     fig.add_argument("--tables", type=Path, required=True, help="folder written by `parbench aggregate`")
@@ -112,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
     rep.add_argument("--template", type=Path, default=Path("paper/report.md.j2"))
     rep.add_argument("--figures", type=Path, required=True, help="folder written by `parbench figures`")
+    rep.add_argument("--verdicts", type=Path, required=True, help="verdicts.json written by `parbench verdicts`")
     rep.add_argument("--out", type=Path, required=True)
 
     chk = sub.add_parser("check", help="exit 1, naming them, when any cell of the run failed")
@@ -146,6 +172,7 @@ def _check_writable(path: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .machine import describe_machine, foreign_load, quota_cores
     from .ray_session import attaches_to_cluster
 
     if args.ray_address in ("", "local") or not attaches_to_cluster(args.backend):
@@ -156,31 +183,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         preset = get_preset(args.preset)
         sizes = apply_overrides(preset.sizes(args.workload), dict(args.size))
-        cpus = choose_cpus(args.cores) if not args.ray_address else None
+        cpus = None if args.ray_address else choose_cpus(args.cores, quota_cores=quota_cores(),
+                                                         oversubscribe=args.oversubscribe)
     except (PresetError, CoreCountError) as exc:
         raise UsageError(str(exc)) from None
     _check_writable(args.out)
-
-    from .machine import describe_machine
 
     machine = describe_machine()  # before pinning, which would hide the other cores
     if cpus is None:  # cluster mode: cores may exceed this machine; the driver stays unpinned
         cpus = sorted(os.sched_getaffinity(0))
     else:
         pin_process(cpus)
+    oversubscribed = args.oversubscribe and len(cpus) < args.cores
+    load_before = foreign_load(cpus)  # nothing of this cell runs yet: whatever is busy is someone else
     _set_thread_variables(worker_threads(args.workload, args.backend, args.cores))
     _set_quiet_runtime_variables()
 
-    from .harness import Interrupted, run_cell, seed_for  # numpy, scipy and friends load from here on
+    from .harness import Interrupted, ProtocolError, RunOptions, run_cell, seed_for  # numpy, scipy load here
     from .records import write_atomic
     from .workloads.base import Cell
 
     cell = Cell(args.workload, args.backend, args.cores, tuple(cpus), sizes,
                 seed_for(args.workload, args.cores), args.resources.resolve(), args.ray_address)
-    config_fields = {"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
-                     "warmup": args.warmup, **dict(args.config_hash_field)}
+    options = RunOptions(
+        preset=args.preset, trials=args.trials, warmup=args.warmup, timeout_s=args.timeout, round=args.round,
+        config_fields={"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
+                       "warmup": args.warmup, "protocol": args.protocol},
+        foreign_load_before=load_before, oversubscribed=oversubscribed, protocol=args.protocol,
+        comparison_passes=args.comparison_passes)
     try:
-        record = run_cell(cell, args.preset, args.trials, args.warmup, args.timeout, config_fields, machine)
+        record = run_cell(cell, options, machine)
+    except ProtocolError as exc:
+        raise UsageError(str(exc)) from None
     except (Interrupted, KeyboardInterrupt):
         print(f"parbench: interrupted; no record written to {args.out}", file=sys.stderr)
         return 130
@@ -189,6 +223,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if record.status != "ok":
         print(f"parbench: cell failed, record written to {args.out}: {record.error}", file=sys.stderr)
         code = 1
+    if args.plan is not None:
+        from .plan import progress_line
+
+        line = progress_line(args.plan)
+        if line:
+            print(f"{line} (just finished: {args.workload}/{args.backend}/{args.cores} cores, round {args.round}, "
+                  f"{record.status})", flush=True)
     # The record is on disk and every child process is gone. Skip the interpreter's exit
     # handlers: after a failure, multiprocessing's pool finalizer can deadlock on a lock held by
     # a killed worker.
@@ -207,18 +248,19 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .machine import calibrate, describe_machine, machine_hash, quota_cores
+
     try:
-        cpus = choose_cpus(args.cores)
+        cpus = choose_cpus(args.cores, quota_cores=quota_cores())
     except CoreCountError as exc:
         raise UsageError(str(exc)) from None
     _check_writable(args.out)
-    from .machine import calibrate, describe_machine, machine_hash
     from .records import write_atomic
 
     machine = describe_machine()
     pin_process(cpus)
     result = calibrate(cpus, seconds_per_round=args.seconds, repeats=args.repeats)
-    result.update(machine=machine, machine_hash=machine_hash(machine))
+    result.update(point=args.point, machine=machine, machine_hash=machine_hash(machine))
     write_atomic(args.out, json.dumps(result, indent=2))
     print(f"{args.cores} cores deliver {result['ceiling']:.2f}x one core on pure-Python work "
           f"(efficiency {result['efficiency']:.0%})", file=sys.stderr)
@@ -266,10 +308,41 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
     _check_writable(args.out_dir / "summary.csv")
     try:
-        paths = write_tables(args.records, args.calibration, args.out_dir, allow_mixed=args.allow_mixed)
+        paths = write_tables(args.records, args.calibration, args.out_dir, allow_mixed=args.allow_mixed,
+                             **({"seed": args.seed} if args.seed is not None else {}))
     except (RecordError, MixedRecordsError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    from .analysis.verdicts import ClaimsError, judge, write_verdicts
+
+    _check_writable(args.out_dir / "verdicts.csv")
+    try:
+        verdicts, header = judge(args.tables, args.claims)
+    except (OSError, ClaimsError) as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(str(p) for p in write_verdicts(verdicts, header, args.out_dir)))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis.compare import Run, render
+
+    try:
+        text = render(Run.read(args.run, str(args.run)), Run.read(args.reference, str(args.reference)))
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.out is None:
+        print(text)
+    else:
+        from .records import write_atomic
+
+        _check_writable(args.out)
+        write_atomic(args.out, text)
+        print(args.out)
     return 0
 
 
@@ -294,7 +367,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     try:
         render_report(args.tables, args.records, args.environment, args.claims, args.template,
-                      args.figures, args.out)
+                      args.figures, args.out, args.verdicts)
     except (RecordError, ClaimsError) as exc:
         raise UsageError(str(exc)) from None
     print(args.out)
@@ -320,8 +393,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
-            "aggregate": cmd_aggregate, "figures": cmd_figures, "report": cmd_report,
-            "check": cmd_check}
+            "aggregate": cmd_aggregate, "verdicts": cmd_verdicts, "compare": cmd_compare, "figures": cmd_figures,
+            "report": cmd_report, "check": cmd_check}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,8 @@ import threading
 import time
 import traceback
 import zlib
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import psutil
 
@@ -152,100 +153,153 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def run_cell(
-    cell: Cell,
-    preset: str,
-    trials: int,
-    warmup: int | None,
-    timeout_s: float | None = None,
-    config_fields: dict | None = None,
-    machine: dict | None = None,
-    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
-) -> Record:
-    """Run one (workload, backend, cores) cell and return its record (status ok or failed)."""
-    workload = get_workload(cell.workload)
-    backend_cls = get_backend(workload, cell.backend)
-    warmups = backend_cls.original_warmups if warmup is None else warmup
+@dataclass(frozen=True)
+class RunOptions:
+    """How one cell round is run: everything that is not the cell itself."""
+
+    preset: str
+    trials: int
+    warmup: int | None  # None = the original's per-backend choice
+    timeout_s: float | None = None
+    round: int = 0
+    config_fields: dict | None = None
+    foreign_load_before: dict[str, float] | None = None  # measured by the CLI before anything loaded
+    oversubscribed: bool = False
+    protocol: str = "original"  # or "alternative": the backend's alternative_protocol for the trials
+    comparison_passes: int = 1  # passes under the other protocol after the trials, where there is one
+
+
+class ProtocolError(ValueError):
+    """An alternative protocol was asked of a backend that has none."""
+
+def protocol_for(cell: Cell, backend_cls, warmup: int | None, variant: str = "original") -> Protocol:
+    """The record's account of what is timed, from the backend's own declarations."""
+    if variant == "alternative" and backend_cls.alternative_protocol is None:
+        raise ProtocolError(f"the {cell.workload}/{cell.backend} backend has no alternative protocol; "
+                            f"use --protocol original")
     protocol = Protocol(
         timed_region=backend_cls.timed_region,
         setup_region=backend_cls.setup_region,
-        warmups=warmups,
+        warmups=backend_cls.original_warmups if warmup is None else warmup,
         warmup_policy="original" if warmup is None else "override",
         start_method=backend_cls.start_method,
         worker_threads=worker_threads(cell.workload, cell.backend, cell.cores),
         pinning=backend_cls.pinning,
         notes=list(backend_cls.notes),
+        before_trial=backend_cls.before_trial_region,
+        variant=variant,
     )
+    if variant == "alternative":
+        protocol.notes.append(f"protocol override (alternative): {backend_cls.alternative_protocol}")
     if cell.ray_address:  # the CLI passes an address to Ray backends only
-        protocol.setup_region = f"ray.init(address={cell.ray_address!r}): attach to a running cluster"
-        protocol.pinning = ("none: Ray cluster mode; the driver is unpinned and each node's raylet and "
-                            "workers run as that node's `ray start` left them")
-        protocol.notes.append("cluster mode: Ray places the cell's N one-CPU tasks/actors on the cluster's "
-                              "nodes (nodes in ray.node_list; where N probe tasks ran in ray.node_probe)")
-    machine = machine or describe_machine()  # the CLI describes it before pinning narrows the view
-    software = describe_software()
-    record = Record(
-        workload=cell.workload, backend=cell.backend, cores=cell.cores, preset=preset,
+        from .ray_session import describe_cluster_protocol
+
+        describe_cluster_protocol(protocol, cell.ray_address)
+    return protocol
+
+
+def new_record(cell: Cell, workload, protocol: Protocol, options: RunOptions, machine: dict) -> Record:
+    """A record in state "failed" with no timings; the measurement fills it in."""
+    return Record(
+        workload=cell.workload, backend=cell.backend, cores=cell.cores, preset=options.preset,
         sizes=dict(vars(cell.sizes)), status="failed", error=None, protocol=protocol,
-        setup_seconds=None, teardown_seconds=None, warmup_seconds=[], trials=[],
+        setup_seconds=None, teardown_seconds=None, warmup_seconds=[], before_trial_seconds=[], trials=[],
         work_expected=workload.work_expected(cell), memory=None, pinned_cpus=list(cell.cpus),
-        process_tree={}, backend_facts=None, machine=machine, software=software,
-        config_hash=config_hash(**(config_fields or {}), parbench=__version__),
-        machine_hash=machine_hash(machine), started_at=_now(), finished_at="",
+        process_tree={}, backend_facts=None, machine=machine, software=describe_software(),
+        config_hash=config_hash(**(options.config_fields or {}), parbench=__version__),
+        machine_hash=machine_hash(machine), started_at=_now(), finished_at="", round=options.round,
+        foreign_load_before=options.foreign_load_before, oversubscribed=options.oversubscribed,
     )
-    label = f"{cell.workload}/{cell.backend}/{cell.cores} cores"
+
+
+def _timed(step: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = step()
+    return result, time.perf_counter() - start
+
+
+def _compare_protocols(backend, workload, record: Record, passes: int, log, label: str) -> None:
+    """A few passes under the backend's other protocol, after the trials, for the report's comparison."""
+    other = record.protocol.variant != "alternative"
+    backend.use_alternative(other)
+    comparison = {"protocol": backend.alternative_protocol if other else "the original protocol",
+                  "variant": "alternative" if other else "original", "seconds": [], "before_trial_seconds": []}
+    for _ in range(passes):
+        _, before = _timed(backend.before_trial)
+        result, seconds = _timed(backend.trial)
+        work_done, digest = workload.summarize(result)
+        if digest != record.trials[-1].digest:
+            raise RuntimeError(f"the {comparison['variant']} protocol computed another result ({digest})")
+        comparison["before_trial_seconds"].append(before)
+        comparison["seconds"].append(seconds)
+    backend.use_alternative(not other)
+    record.comparison = comparison
+    log(f"[{label}] {passes} pass(es) under the {comparison['variant']} protocol: "
+        + ", ".join(f"{s:.3f}" for s in comparison["seconds"]))
+
+
+def _measure(backend, workload, record: Record, trials: int, rearm_signals, log: Callable[[str], None],
+             label: str, comparison_passes: int = 0) -> None:
+    """setup -> warm-ups -> trials -> diagnostics -> teardown, each timed on its own."""
+    _, record.setup_seconds = _timed(backend.setup)
+    rearm_signals()
+    log(f"[{label}] setup {record.setup_seconds:.3f} s ({record.protocol.setup_region})")
+    for _ in range(record.protocol.warmups):
+        _, before = _timed(backend.before_trial)
+        record.before_trial_seconds.append(before)
+        _, seconds = _timed(backend.trial)
+        record.warmup_seconds.append(seconds)
+    if record.warmup_seconds:
+        log(f"[{label}] {len(record.warmup_seconds)} warm-up passes: "
+            + ", ".join(f"{s:.3f}" for s in record.warmup_seconds))
+    for index in range(trials):
+        _, before = _timed(backend.before_trial)
+        record.before_trial_seconds.append(before)
+        result, seconds = _timed(backend.trial)  # the timed region: exactly the backend's trial()
+        work_done, digest = workload.summarize(result)
+        del result
+        record.trials.append(Trial(index, seconds, work_done, digest))
+        log(f"[{label}] trial {index + 1}/{trials}: {seconds:.3f} s, "
+            f"{work_done}/{record.work_expected} {workload.WORK_UNIT}, digest {digest}")
+    record.process_tree = process_tree()
+    if backend.alternative_protocol is not None and comparison_passes:
+        _compare_protocols(backend, workload, record, comparison_passes, log, label)
+    record.backend_facts = backend.diagnostics()
+    record.software["threadpools"] = threadpools()
+
+
+def run_cell(cell: Cell, options: RunOptions, machine: dict | None = None,
+             log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> Record:
+    """Run one round of one (workload, backend, cores) cell; return its record (status ok or failed)."""
+    workload = get_workload(cell.workload)
+    backend_cls = get_backend(workload, cell.backend)
+    machine = machine or describe_machine()  # the CLI describes it before pinning narrows the view
+    protocol = protocol_for(cell, backend_cls, options.warmup, options.protocol)
+    record = new_record(cell, workload, protocol, options, machine)
+    label = f"{cell.workload}/{cell.backend}/{cell.cores} cores, round {options.round}"
     sampler = MemorySampler()
     backend = None
-    set_up = False
+    torn_down = True  # teardown is attempted after a failure once setup has begun
     try:
-        with time_limit(timeout_s) as rearm_signals:
+        with time_limit(options.timeout_s) as rearm_signals:
             backend = backend_cls(cell, workload.make_inputs(cell))
+            backend.use_alternative(options.protocol == "alternative")
             sampler.start()
-            start = time.perf_counter()
-            set_up = True  # teardown is attempted even when setup fails half-way
-            backend.setup()
-            rearm_signals()
-            record.setup_seconds = time.perf_counter() - start
-            log(f"[{label}] setup {record.setup_seconds:.3f} s ({backend_cls.setup_region})")
-            for _ in range(warmups):
-                backend.before_trial()
-                start = time.perf_counter()
-                backend.trial()
-                record.warmup_seconds.append(time.perf_counter() - start)
-            if warmups:
-                log(f"[{label}] {warmups} warm-up passes: " + ", ".join(f"{s:.3f}" for s in record.warmup_seconds))
-            for index in range(trials):
-                backend.before_trial()
-                start = time.perf_counter()
-                result = backend.trial()
-                seconds = time.perf_counter() - start
-                work_done, digest = workload.summarize(result)
-                del result
-                record.trials.append(Trial(index, seconds, work_done, digest))
-                log(f"[{label}] trial {index + 1}/{trials}: {seconds:.3f} s, "
-                    f"{work_done}/{record.work_expected} {workload.WORK_UNIT}, digest {digest}")
-            record.process_tree = process_tree()
-            record.backend_facts = backend.diagnostics()
-            record.software["threadpools"] = threadpools()
-            set_up = False
-            start = time.perf_counter()
-            backend.teardown()
-            record.teardown_seconds = time.perf_counter() - start
+            torn_down = False
+            _measure(backend, workload, record, options.trials, rearm_signals, log, label, options.comparison_passes)
+            torn_down = True
+            _, record.teardown_seconds = _timed(backend.teardown)
             log(f"[{label}] teardown {record.teardown_seconds:.3f} s")
         record.status = "ok"
-    except Interrupted:
-        _quiet_teardown(backend if set_up else None)
+    except (Interrupted, KeyboardInterrupt):
+        _quiet_teardown(None if torn_down else backend)
         kill_descendants()
         raise
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a failed record
-        if isinstance(exc, KeyboardInterrupt):
-            _quiet_teardown(backend if set_up else None)
-            kill_descendants()
-            raise
+    except BaseException as exc:  # noqa: BLE001 - every other failure becomes a failed record
         record.error = f"{type(exc).__name__}: {exc}".strip()
         log(f"[{label}] FAILED: {record.error}")
         log("".join(traceback.format_exception(exc)).rstrip())
-        _quiet_teardown(backend if set_up else None)
+        _quiet_teardown(None if torn_down else backend)
     finally:
         record.memory = sampler.stop() if sampler.samples else None
         kill_descendants()

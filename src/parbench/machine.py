@@ -14,7 +14,8 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -59,12 +60,17 @@ class Topology:
         return len(self.cores)
 
 
-def read_topology() -> Topology:
-    allowed = tuple(sorted(os.sched_getaffinity(0)))
+def read_topology(allowed: Iterable[int] | None = None, sys_cpu: Path = SYS_CPU) -> Topology:
+    """Group the allowed logical CPUs by (package, core id) from sysfs.
+
+    `allowed` defaults to this process's affinity (a container's cpuset included); `sys_cpu` is a
+    parameter so that tests can describe a 2-socket, SMT or cpuset-limited machine.
+    """
+    allowed = tuple(sorted(os.sched_getaffinity(0) if allowed is None else allowed))
     groups: dict[tuple[int, int], list[int]] = {}
     try:
         for cpu in allowed:
-            topo = SYS_CPU / f"cpu{cpu}" / "topology"
+            topo = sys_cpu / f"cpu{cpu}" / "topology"
             package = int((topo / "physical_package_id").read_text())
             core = int((topo / "core_id").read_text())
             groups.setdefault((package, core), []).append(cpu)
@@ -74,11 +80,26 @@ def read_topology() -> Topology:
     return Topology(allowed, cores, "sysfs")
 
 
-def choose_cpus(cores: int, topology: Topology | None = None) -> list[int]:
-    """N logical CPU ids, one per physical core (no SMT siblings), from the allowed set."""
+def choose_cpus(cores: int, topology: Topology | None = None, quota_cores: int | None = None,
+                oversubscribe: bool = False) -> list[int]:
+    """N logical CPU ids, one per physical core (no SMT siblings), from the allowed set.
+
+    Physical cores are taken in order of their first logical CPU, so on a 2-socket machine the first
+    socket fills before the second. With `oversubscribe` (functional tests only), N may exceed the
+    cores: the CPUs are then the available ones, and the caller runs N workers on them.
+    """
     topology = topology or read_topology()
     if cores < 1:
         raise CoreCountError(f"--cores must be at least 1, got {cores}")
+    if oversubscribe:
+        return [group[0] for group in topology.cores[:min(cores, topology.physical_cores)]]
+    if quota_cores is not None and cores > quota_cores:
+        raise CoreCountError(
+            f"--cores {cores} exceeds the CPU quota of this container or cgroup ({quota_cores} CPUs, e.g. "
+            f"`docker run --cpus={quota_cores}`): {cores} pinned processes would share {quota_cores} CPUs' "
+            f"worth of time. Lower --cores to at most {quota_cores}, or give the container more CPUs "
+            f"(prefer `--cpuset-cpus`, which pins, to `--cpus`, which only throttles)."
+        )
     if cores > topology.physical_cores:
         raise CoreCountError(
             f"--cores {cores} asks for more physical cores than this process may use: "
@@ -100,6 +121,56 @@ def shm_status(path: str = "/dev/shm") -> dict[str, int | str | None]:
     except OSError:
         return {"path": path, "total_bytes": None, "free_bytes": None}
     return {"path": path, "total_bytes": st.f_blocks * st.f_frsize, "free_bytes": st.f_bavail * st.f_frsize}
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cpu_quota(cgroup_root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs' worth of time the cgroup may use (`docker run --cpus`), or None without a quota.
+
+    cgroup v2: `cpu.max` holds "<quota> <period>" or "max <period>"; v1: cpu.cfs_quota_us (-1 = none)
+    and cpu.cfs_period_us under cpu/ or cpu,cpuacct/.
+    """
+    try:
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    for folder in ("cpu", "cpu,cpuacct"):
+        try:
+            quota_us = int((cgroup_root / folder / "cpu.cfs_quota_us").read_text())
+            period_us = int((cgroup_root / folder / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return None if quota_us <= 0 else quota_us / period_us
+    return None
+
+
+def quota_cores(cgroup_root: Path = CGROUP_ROOT) -> int | None:
+    """Whole CPUs of the quota (at least 1): the most cores a pinned cell can really use."""
+    quota = cpu_quota(cgroup_root)
+    return None if quota is None else max(1, int(quota + 1e-9))
+
+
+def foreign_load(cpus: Iterable[int], seconds: float = 0.5) -> dict[str, float]:
+    """Busy fraction of each of `cpus` while this process sleeps: load that is not the run's own.
+
+    Counts everything but idle and iowait, so time a hypervisor steals counts as busy too. Taken
+    when nothing of the run is running (before a cell's setup, at each calibration point).
+    """
+    before = psutil.cpu_times(percpu=True)
+    time.sleep(seconds)
+    after = psutil.cpu_times(percpu=True)
+    load = {}
+    for cpu in cpus:
+        if cpu >= len(before) or cpu >= len(after):
+            continue
+        delta = {f: getattr(after[cpu], f) - getattr(before[cpu], f) for f in after[cpu]._fields}
+        total = sum(v for f, v in delta.items() if f not in ("guest", "guest_nice"))  # guest is inside user
+        idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
+        load[str(cpu)] = round(1.0 - idle / total, 3) if total > 0 else 0.0
+    return load
 
 
 def _cpu_model() -> str:
@@ -144,6 +215,7 @@ def describe_machine() -> dict:
         "memory_total_bytes": vm.total,
         "dev_shm": shm_status(),
         "cgroup_cpu_max": _read("/sys/fs/cgroup/cpu.max"),
+        "cpu_quota": cpu_quota(),
         "cpufreq_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "in_container": Path("/.dockerenv").exists(),
     }
@@ -205,6 +277,7 @@ def calibrate(cpus: list[int], seconds_per_round: float = 0.5, repeats: int = 5)
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
+    idle_load = foreign_load(cpus, seconds=1.0)  # before any work of ours: what else runs on these CPUs
     iterations = 200_000
     while _spin(iterations) < seconds_per_round / 4:  # size the work to ~seconds_per_round
         iterations *= 2
@@ -225,6 +298,7 @@ def calibrate(cpus: list[int], seconds_per_round: float = 0.5, repeats: int = 5)
     median = statistics.median(ratios)
     return {
         "cores": len(cpus),
+        "foreign_load": idle_load,
         "cpus": cpus,
         "iterations": iterations,
         "single_seconds": single,

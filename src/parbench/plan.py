@@ -1,20 +1,124 @@
-"""A rough duration for the cells still to run, computed from committed reference records.
+"""The run plan: which cells run, on how many cores, in which order, and for about how long.
 
-For each planned (workload, backend, cores) cell it takes the reference record of the same
-workload and backend at the nearest core count and scales its trial time by the preset's work
-per core relative to the reference preset. Weak scaling keeps trial times comparable across core
-counts on an ideal machine, so this is a floor-ish estimate, not a promise.
+Called by `workflow/rules/common.smk` (the Snakefile only turns this into jobs) and by
+`parbench run` for its progress line. Only the standard library is imported at module level.
+
+- Core counts: `auto` is 1, 2, 4, 8, ... up to the physical cores a pinned cell may use, capped
+  by a cgroup CPU quota (`docker run --cpus=4`); an explicit count above either is refused with a
+  sentence that names the fix. Only Ray-cluster cells may exceed this machine.
+- Order: every cell is measured in R rounds, each a fresh process. Round r of every cell runs
+  before round r + 1 of any, and the cells of each round run in a seeded shuffle, so slow drift of
+  the machine's speed spreads over every backend. The calibration points (the quiet-machine check)
+  run before the first round and after each round.
+- Duration: weak scaling. Each (workload, backend)'s trial time at N cores is extrapolated
+  linearly from the reference records at 1 and 2 cores (serial and multiprocessing work grows with
+  N; an ideal parallel backend stays flat), then scaled by the preset's work per core.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .presets import get_preset
+AUTO_CORES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128)
+PROCESS_OVERHEAD_S = 3.0  # interpreter start and imports per process, when no record says better
+CALIBRATION_SECONDS = 7.0  # one calibration point: pool start, idle-load window, 5 x (0.5 s + 0.5 s)
 
-PROCESS_OVERHEAD_S = 3.0  # interpreter start and imports per cell
+
+class PlanError(ValueError):
+    """The configuration asks for cells this machine cannot run; the message names the fix."""
+
+
+@dataclass(frozen=True, order=True)
+class CellKey:
+    workload: str
+    backend: str
+    cores: int
+
+    def __str__(self) -> str:
+        return f"{self.workload}/{self.backend}/{self.cores}"
+
+
+@dataclass(frozen=True, order=True)
+class Job:
+    """One round of one cell: one `parbench run` process, one record."""
+
+    cell: CellKey
+    round: int
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What bounds the core counts: physical cores a pinned cell may use and the CPU quota."""
+
+    physical_cores: int
+    quota_cores: int | None = None  # floor of the cgroup CPU quota, None when there is none
+    source: str = "this machine"  # "this machine" or "node_cores" (SLURM nodes)
+
+    @property
+    def usable_cores(self) -> int:
+        return min(self.physical_cores, self.quota_cores or self.physical_cores)
+
+
+def resolve_cores(value: str | Sequence[int], machine: Machine, cluster_backends: Sequence[str] = (),
+                  ray_address: str | None = None) -> list[int]:
+    """The core counts of the run. `auto`: AUTO_CORES up to the usable cores, plus that maximum."""
+    usable = machine.usable_cores
+    if value == "auto":
+        return sorted({c for c in AUTO_CORES if c <= usable} | {usable})
+    cores = sorted(set(int(c) for c in value))
+    if machine.quota_cores is not None:
+        over_quota = [c for c in cores if c > machine.quota_cores]
+        if over_quota and not cluster_backends:
+            raise PlanError(
+                f"config error: cores {over_quota} exceed the CPU quota of this container or cgroup "
+                f"({machine.quota_cores} CPUs, e.g. from `docker run --cpus`): N pinned processes would "
+                f"share fewer than N CPUs. Use cores: auto or values up to {machine.quota_cores}, or "
+                f"give the container more CPUs (`docker run --cpus=N`, or better `--cpuset-cpus=0-{{N-1}}` "
+                f"without --cpus)")
+    too_many = [c for c in cores if c > machine.physical_cores]
+    if too_many and not cluster_backends:
+        hint = (" (ray_address is set, but none of the configured backends runs on a Ray cluster)"
+                if ray_address else "; or set ray_address to time the ray backend on a Ray cluster")
+        where = "node_cores" if machine.source == "node_cores" else "the physical cores this machine lets the run use"
+        raise PlanError(f"config error: cores {too_many} exceed {where} ({machine.physical_cores}); use "
+                        f"cores: auto or values up to {machine.physical_cores}{hint}")
+    return cores
+
+
+def plan_cells(workloads: Iterable[str], backends: Iterable[str], cores: Iterable[int], machine: Machine,
+               cluster_backends: Sequence[str] = ()) -> list[CellKey]:
+    """Every (workload, backend, cores) cell; above this machine's cores only cluster backends run."""
+    usable = machine.usable_cores
+    return [CellKey(w, b, c) for w in workloads for b in backends for c in cores
+            if c <= usable or b in cluster_backends]
+
+
+def job_order(cells: Sequence[CellKey], rounds: int, seed: int) -> list[Job]:
+    """Round by round, each round in its own seeded shuffle of the cells."""
+    order: list[Job] = []
+    for r in range(rounds):
+        shuffled = list(cells)
+        random.Random(seed * 1_000 + r).shuffle(shuffled)
+        order.extend(Job(cell, r) for cell in shuffled)
+    return order
+
+
+def job_priorities(order: Sequence[Job]) -> dict[Job, int]:
+    """Snakemake starts the ready job of highest priority first: earlier in the order = higher."""
+    return {job: len(order) - rank for rank, job in enumerate(order)}
+
+
+def calibration_priority(order: Sequence[Job]) -> int:
+    """Above every cell: a calibration point runs as soon as its round has finished."""
+    return len(order) + 100
+
+
+# ------------------------------------------------------------------------------- durations
 
 
 def work_per_core(workload: str, sizes: dict) -> float:
@@ -25,33 +129,121 @@ def work_per_core(workload: str, sizes: dict) -> float:
     return sizes["rounds"] * sizes["test_images"]
 
 
-def _load_reference(reference: Path) -> dict[tuple[str, str], list[dict]]:
-    found: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted(reference.glob("*/*/*.json")):
+@dataclass
+class ReferenceCell:
+    """What the reference records say about one (workload, backend): trial seconds per core count."""
+
+    sizes: dict
+    trial_s: dict[int, float] = field(default_factory=dict)  # cores -> median trial seconds
+    overhead_s: dict[int, float] = field(default_factory=dict)  # cores -> setup + teardown + start-up
+    warmups: int = 0
+
+    def trial_at(self, cores: int) -> float:
+        """Linear in N from the two smallest core counts (weak scaling), never below the 1-core time."""
+        known = sorted(self.trial_s)
+        if len(known) == 1:
+            return self.trial_s[known[0]]
+        (n1, t1), (n2, t2) = [(n, self.trial_s[n]) for n in known[:2]]
+        slope = max(0.0, (t2 - t1) / (n2 - n1))
+        if cores <= known[-1]:  # interpolate inside the measured range
+            below = max((n for n in known if n <= cores), default=known[0])
+            above = min((n for n in known if n >= cores), default=known[-1])
+            if above == below:
+                return self.trial_s[below]
+            frac = (cores - below) / (above - below)
+            return self.trial_s[below] + frac * (self.trial_s[above] - self.trial_s[below])
+        return self.trial_s[known[-1]] + slope * (cores - known[-1])
+
+    def overhead_at(self, cores: int) -> float:
+        nearest = min(self.overhead_s, key=lambda n: abs(n - cores))
+        return self.overhead_s[nearest]
+
+
+def load_reference(records: Iterable[Path]) -> dict[tuple[str, str], ReferenceCell]:
+    """Reference records -> per (workload, backend) median trial and overhead seconds per core count."""
+    trials: dict[tuple[str, str, int], list[float]] = {}
+    overheads: dict[tuple[str, str, int], list[float]] = {}
+    found: dict[tuple[str, str], ReferenceCell] = {}
+    for path in records:
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             continue
-        if data.get("status") == "ok" and data.get("trials"):
-            found.setdefault((data["workload"], data["backend"]), []).append(data)
+        if data.get("status") != "ok" or not data.get("trials"):
+            continue
+        key = (data["workload"], data["backend"])
+        cell = found.setdefault(key, ReferenceCell(sizes=data["sizes"], warmups=len(data["warmup_seconds"])))
+        cores = int(data["cores"])
+        trials.setdefault((*key, cores), []).extend(t["seconds"] for t in data["trials"])
+        overheads.setdefault((*key, cores), []).append(
+            PROCESS_OVERHEAD_S + (data.get("setup_seconds") or 0) + (data.get("teardown_seconds") or 0)
+            + sum(data.get("before_trial_seconds") or []))
+        cell.trial_s[cores] = statistics.median(trials[(*key, cores)])
+        cell.overhead_s[cores] = statistics.median(overheads[(*key, cores)])
     return found
 
 
-def estimate_seconds(cells, preset: str, trials: int, reference: Path) -> float | None:
-    """Seconds for `cells` (workload, backend, cores), or None without reference records."""
-    refs = _load_reference(reference)
-    if not refs:
-        return None
-    total = 0.0
-    for workload, backend, cores in cells:
-        candidates = refs.get((workload, backend))
-        if not candidates:
+@dataclass(frozen=True)
+class Estimate:
+    total_s: float
+    per_workload_s: dict[str, float]
+    per_job_s: dict[Job, float]
+    unknown: tuple[str, ...]  # (workload, backend) pairs without reference records
+
+
+def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, warmups: dict[str, int] | None,
+             reference: dict[tuple[str, str], ReferenceCell], calibration_points: int = 0) -> Estimate:
+    """Seconds for the jobs in `order`; `preset_sizes` maps workload -> the planned preset's sizes.
+
+    `warmups` maps backend -> warm-ups when overridden for every backend (None = the reference's).
+    """
+    per_job: dict[Job, float] = {}
+    per_workload: dict[str, float] = {}
+    unknown: set[str] = set()
+    for job in order:
+        cell = job.cell
+        ref = reference.get((cell.workload, cell.backend))
+        if ref is None:
+            unknown.add(f"{cell.workload}/{cell.backend}")
             continue
-        ref = min(candidates, key=lambda r: abs(r["cores"] - cores))
-        planned = vars(get_preset(preset).sizes(workload))
-        scale = work_per_core(workload, planned) / work_per_core(workload, ref["sizes"])
-        trial = statistics.median(t["seconds"] for t in ref["trials"]) * scale
-        warmups = len(ref["warmup_seconds"])
-        total += (PROCESS_OVERHEAD_S + (ref["setup_seconds"] or 0) + (ref["teardown_seconds"] or 0)
-                  + (warmups + trials) * trial)
-    return total
+        scale = work_per_core(cell.workload, preset_sizes[cell.workload]) / work_per_core(cell.workload, ref.sizes)
+        passes = trials + (ref.warmups if warmups is None else warmups.get(cell.backend, 0))
+        seconds = ref.overhead_at(cell.cores) + passes * ref.trial_at(cell.cores) * scale
+        per_job[job] = seconds
+        per_workload[cell.workload] = per_workload.get(cell.workload, 0.0) + seconds
+    total = sum(per_job.values()) + calibration_points * CALIBRATION_SECONDS
+    return Estimate(total, per_workload, per_job, tuple(sorted(unknown)))
+
+
+def describe_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# ------------------------------------------------------------------------------- progress
+
+
+def write_plan(path: Path, order: Sequence[Job], est: Estimate, record_path: str) -> None:
+    """The plan file `parbench run` reads to print its progress line (written when the run starts)."""
+    jobs = [{"cell": str(job.cell), "round": job.round,
+             "record": record_path.format(workload=job.cell.workload, backend=job.cell.backend,
+                                          cores=job.cell.cores, round=job.round),
+             "estimate_s": est.per_job_s.get(job)} for job in order]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"jobs": jobs}, indent=1))
+
+
+def progress_line(plan_path: Path, root: Path = Path(".")) -> str | None:
+    """'cells done/left, time left' from the plan file and the records on disk; None without a plan."""
+    try:
+        jobs = json.loads(plan_path.read_text())["jobs"]
+    except (OSError, ValueError, KeyError):
+        return None
+    done = [j for j in jobs if (root / j["record"]).exists()]
+    left = [j for j in jobs if not (root / j["record"]).exists()]
+    left_s = sum(j["estimate_s"] or 0.0 for j in left)
+    return (f"parbench: {len(done)} of {len(jobs)} cell rounds done, {len(left)} left"
+            + (f", about {describe_duration(left_s)} left" if left else ""))

@@ -36,6 +36,15 @@ def attaches_to_cluster(backend: str) -> bool:
     return backend == "ray" or backend.startswith("ray_")
 
 
+def describe_cluster_protocol(protocol, address: str) -> None:
+    """What changes in a record's protocol when a Ray cell attaches to a cluster."""
+    protocol.setup_region = f"ray.init(address={address!r}): attach to a running cluster"
+    protocol.pinning = ("none: Ray cluster mode; the driver is unpinned and each node's raylet and workers run "
+                        "as that node's `ray start` left them")
+    protocol.notes.append("cluster mode: Ray places the cell's N one-CPU tasks/actors on the cluster's nodes "
+                          "(nodes in backend_facts.node_list; where N probe tasks ran in backend_facts.node_probe)")
+
+
 class ClusterTooSmall(RuntimeError):
     """The Ray cluster has fewer CPUs than the cell's core count."""
 

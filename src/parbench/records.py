@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: the `ray` field became `backend_facts`
+SCHEMA_VERSION = 3  # 2: the `ray` field became `backend_facts`; 3: rounds, before-trial times, load, oversubscription
 
 
 @dataclass
@@ -38,6 +38,8 @@ class Protocol:
     worker_threads: int  # BLAS/OpenMP/TF threads in each worker process (or in the driver for serial)
     pinning: str
     notes: list[str] = field(default_factory=list)
+    before_trial: str = "nothing"  # the untimed step right before each pass (timed apart and recorded)
+    variant: str = "original"  # "original" or "alternative" (the backend's alternative_protocol, in notes)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Record:
     setup_seconds: float | None
     teardown_seconds: float | None
     warmup_seconds: list[float]
+    before_trial_seconds: list[float]  # the untimed step before each warm-up and trial (e.g. fresh actors)
     trials: list[Trial]
     work_expected: int  # work per trial the original workload defines for N cores
     memory: Memory | None
@@ -73,6 +76,13 @@ class Record:
     machine_hash: str
     started_at: str
     finished_at: str
+    round: int = 0  # which fresh-process measurement of this cell (rounds are interleaved across cells)
+    # Busy fraction of each pinned CPU while the driver slept before setup: load that was not the cell's.
+    foreign_load_before: dict[str, float] | None = None
+    # Functional test mode: N workers on fewer CPUs than N. Never a timing; aggregation refuses it.
+    oversubscribed: bool = False
+    # Passes under the backend's other protocol, timed after the trials: {protocol, seconds, before_trial_seconds}.
+    comparison: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -16,18 +16,12 @@ import numpy as np
 import pandas as pd
 
 from .analysis.aggregate import load_records
-from .analysis.verdicts import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED, WORKLOAD_ORDER, evaluate, load_claims
+from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
+from .analysis.verdicts import SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
+from .catalog import ALTERNATIVES, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
 from .records import write_atomic
 
 NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
-LOW_CEILING = 0.8  # calibrated ceiling below this fraction of N is flagged
-ORIGINAL_BACKENDS = ("serial", "multiprocessing", "ray")
-ALTERNATIVE_BACKENDS = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
-WORKLOAD_TITLES = {
-    "numerical": "Numerical data (B1)",
-    "stateful": "Stateful computation (B2)",
-    "expensive_init": "Expensive initialization (B3)",
-}
 
 
 def fmt(x, digits: int = 2) -> str:
@@ -73,8 +67,12 @@ def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
             out.append(f"**Ray spilled objects** {cell}: {mib(r.spilled_bytes)} MiB spilled to disk")
         if isinstance(r.cv, float) and not math.isnan(r.cv) and r.cv > NOISY_CV:
             out.append(f"**noisy cell** {cell}: coefficient of variation {r.cv:.0%} over {r.n} trials")
+        load = getattr(r, "foreign_load_max", math.nan)
+        if isinstance(load, float) and not math.isnan(load) and load > FOREIGN_LOAD_MAX:
+            out.append(f"**busy CPU before the cell** {cell}: a CPU of the cell was {load:.0%} busy with other "
+                       f"work just before a round started")
     for r in calibration.itertuples():
-        if r.cores > 1 and r.ceiling < LOW_CEILING * r.cores:
+        if r.cores > 1 and r.ceiling < QUIET_CEILING * r.cores:
             out.append(f"**machine ceiling far below N** at {r.cores} cores: {fmt(r.ceiling)}x "
                        f"({r.efficiency:.0%} of ideal); no backend can exceed it")
     return out
@@ -119,7 +117,7 @@ def _fastest(summary: pd.DataFrame) -> list[dict]:
         for cores in sorted(ok[ok.workload == workload].cores.unique()):
             cell = ok[(ok.workload == workload) & (ok.cores == cores)].set_index("backend")
             original = cell[cell.index.isin(ORIGINAL_BACKENDS)]
-            alternatives = cell[cell.index.isin(ALTERNATIVE_BACKENDS)]
+            alternatives = cell[cell.index.isin(ALTERNATIVES)]
             best = cell.median_s.idxmin()
             out.append({
                 "workload": workload, "cores": int(cores),
@@ -141,7 +139,30 @@ def _protocols(records) -> list[dict]:
         p = r.protocol
         out.append({"workload": r.workload, "backend": r.backend, "setup": p.setup_region, "timed": p.timed_region,
                     "warmups": f"{p.warmups} ({p.warmup_policy})", "threads": "N" if p.worker_threads == r.cores and r.cores > 1 else str(p.worker_threads),
-                    "start_method": p.start_method or "-", "pinning": p.pinning, "notes": " ".join(p.notes)})
+                    "start_method": p.start_method or "-", "pinning": p.pinning, "notes": " ".join(p.notes),
+                    "before_trial": p.before_trial})
+    return out
+
+
+def _protocol_comparison(records) -> list[dict]:
+    """Per cell with comparison passes: the trials' median against the other protocol's, pooled over rounds."""
+    cells: dict[tuple[str, str, int], dict] = {}
+    for r in records:
+        if r.status != "ok" or not r.comparison or not r.comparison.get("seconds"):
+            continue
+        cell = cells.setdefault((r.workload, r.backend, r.cores), {"main": [], "other": [], "before": [],
+                                                                   "protocol": r.comparison["protocol"],
+                                                                   "variant": r.protocol.variant})
+        cell["main"].extend(t.seconds for t in r.trials)
+        cell["other"].extend(r.comparison["seconds"])
+        cell["before"].extend(r.before_trial_seconds)
+    out = []
+    for (workload, backend, cores), c in sorted(cells.items()):
+        main, other = float(np.median(c["main"])), float(np.median(c["other"]))
+        out.append({"workload": workload, "backend": backend, "cores": cores, "variant": c["variant"],
+                    "protocol": c["protocol"], "main": fmt(main, 3), "other": fmt(other, 3),
+                    "n_main": len(c["main"]), "n_other": len(c["other"]), "ratio": fmt(main / other),
+                    "before": fmt(float(np.median(c["before"])), 3) if c["before"] else "n/a"})
     return out
 
 
@@ -149,21 +170,35 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
+def _claim_rows(verdicts: list[dict]) -> list[dict]:
+    """The report's claim table, one row per verdicts.json row (the same rows, formatted)."""
+    rows = []
+    for v in verdicts:
+        projection = ""
+        if v.get("projected") is not None:
+            ci = fmt_ci(v.get("projected_ci_low"), v.get("projected_ci_high"))
+            projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)"
+        rows.append({**v, "projection": projection, "derived": v["id"].endswith(SCALED_SUFFIX)})
+    return rows
+
+
 def render_report(tables: Path, record_paths, environment: Path, claims_path: Path, template: Path,
-                  figures: Path, out: Path) -> None:
+                  figures: Path, out: Path, verdicts_path: Path) -> None:
     summary = pd.read_csv(tables / "summary.csv")
     speedups = pd.read_csv(tables / "speedups.csv")
     calibration = pd.read_csv(tables / "calibration.csv")
+    points = pd.read_csv(tables / "calibration_points.csv")
     records = load_records(record_paths, allow_mixed=True)  # mixing was checked by `aggregate`
     claims = load_claims(claims_path)
+    run, verdict_rows = read_verdicts(verdicts_path)
     env = json.loads(environment.read_text())
-    verdicts = evaluate(claims, speedups, summary, calibration)
     max_cores = int(summary.cores.max())
     ok = summary[summary.status == "ok"]
 
     cells = [{
         "workload": r.workload, "backend": r.backend, "cores": r.cores, "status": r.status, "n": r.n,
-        "median": fmt(r.median_s, 3), "ci": fmt_ci(r.ci_low_s, r.ci_high_s, 3), "iqr": fmt(r.iqr_s, 3),
+        "rounds": r.rounds, "median": fmt(r.median_s, 3), "ci": fmt_ci(r.ci_low_s, r.ci_high_s, 3),
+        "round_medians": r.round_medians_s if isinstance(r.round_medians_s, str) else "n/a",
         "cv": "n/a" if math.isnan(r.cv) else f"{r.cv:.0%}", "setup": fmt(r.setup_s, 2),
         "teardown": fmt(r.teardown_s, 2), "rss": mib(r.peak_rss_bytes),
         "work": f"{fmt(r.work_done, 0)}/{r.work_expected}",
@@ -176,35 +211,37 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
                    for r in tuned.itertuples()]
 
     order = sorted(records, key=lambda r: r.started_at)
-    first, last = (order[0].started_at, order[-1].finished_at) if order else ("", "")
-    trial_seconds = sum(t.seconds for r in records for t in r.trials)
     figure_files = {w: _relative(figures / f"{w}.png", out.parent) for w in WORKLOAD_ORDER
                     if (figures / f"{w}.png").exists()}
+    claim_rows = _claim_rows(verdict_rows)
     context = {
-        "claims": claims, "verdicts": verdicts, "max_cores": max_cores,
-        "counts": {v: sum(1 for x in verdicts if x.verdict == v) for v in (REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE)},
+        "claims": claims, "verdicts": claim_rows, "run": run, "max_cores": max_cores,
+        "counts": {v: sum(1 for x in claim_rows if x["verdict"] == v and not x["derived"]) for v in VERDICTS},
         "headline": _headline(speedups, max_cores),
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
         "protocols": _protocols(records), "fastest": _fastest(summary),
+        "protocol_comparison": _protocol_comparison(records),
         "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.backend_facts or {}).get('nodes')} nodes, "
                           f"{(r.backend_facts or {}).get('cluster_cpus')} CPUs)"
-                          for r in records if (r.backend_facts or {}).get("mode") == "cluster"],
-        "calibration": [{"cores": int(r.cores), "ceiling": fmt(r.ceiling), "efficiency": f"{r.efficiency:.0%}"}
+                          for r in records if (r.backend_facts or {}).get("mode") == "cluster" and r.round == 0],
+        "calibration": [{"cores": int(r.cores), "ceiling": fmt(r.ceiling), "efficiency": f"{r.efficiency:.0%}",
+                         "range": f"{fmt(r.ceiling_min)}-{fmt(r.ceiling_max)}", "points": int(r.points),
+                         "load": "n/a" if pd.isna(r.foreign_load_max) else f"{r.foreign_load_max:.0%}"}
                         for r in calibration.itertuples()],
-        "env": env, "preset": records[0].preset if records else "n/a",
-        "sizes": {r.workload: r.sizes for r in records},
-        "core_counts": sorted(int(c) for c in summary.cores.unique()),
-        "backends": sorted(summary.backend.unique()), "n_cells": len(summary),
+        "calibration_points": [{"cores": int(r.cores), "point": int(r.point), "ceiling": fmt(r.ceiling),
+                                "load": "n/a" if pd.isna(r.foreign_load_max) else f"{r.foreign_load_max:.0%}"}
+                               for r in points.itertuples()],
+        "env": env, "preset": run["preset"] or "n/a", "sizes": run["sizes"],
+        "core_counts": run["core_counts"], "n_cells": len(summary),
         "n_failed": int((summary.status != "ok").sum()), "n_ok": len(ok),
-        "trials": sorted({len(r.trials) for r in records if r.status == "ok"}),
-        "run_order": [f"{r.workload}/{r.backend}/{r.cores}" for r in order],
-        "first": first, "last": last, "trial_seconds": fmt(trial_seconds, 0),
+        "run_order": [f"{r.workload}/{r.backend}/{r.cores}#{r.round}" for r in order],
         "figures": figure_files, "titles": WORKLOAD_TITLES,
         "panel": _relative(figures / "panel.png", out.parent),
         "speedup_figure": _relative(figures / "speedup.png", out.parent),
         "software": records[0].software if records else {},
+        "quiet_ceiling": QUIET_CEILING, "foreign_load_max": FOREIGN_LOAD_MAX,
     }
     loader = jinja2.FileSystemLoader(str(template.parent))
     environment_j2 = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,

@@ -1,16 +1,18 @@
-# One job per (workload, backend, cores) cell. Every job claims all cores and the single
-# bench_slot, so timing jobs never overlap. Exit status 1 means "the cell failed and its record
-# says why": the job still succeeds so the other cells run and the report shows the failure.
+# One job per round of each (workload, backend, cores) cell. Every job claims all cores and the
+# single bench_slot, so timing jobs never overlap; rounds run round by round, each round in a
+# seeded shuffle (cell_priority). Exit status 1 means "the cell failed and its record says why":
+# the job still succeeds so the other cells run and the report shows the failure.
 # With ray_address set, the ray cells attach to that Ray cluster (params.ray_address).
 rule bench:
     input:
         bench_inputs,
     output:
-        "results/raw/{workload}/{backend}/{cores}.json",
+        RECORD,
     log:
-        "logs/bench/{workload}/{backend}/{cores}.log",
+        "logs/bench/{workload}/{backend}/{cores}/round{round}.log",
     wildcard_constraints:
         cores=r"\d+",
+        round=r"\d+",
     priority: cell_priority
     threads: lambda wildcards: workflow.cores
     resources:
@@ -21,8 +23,9 @@ rule bench:
         warmup=warmup_option(),
         timeout=config["run_timeout_s"],
         ray_address=ray_address_option,
+        plan=PLAN_FILE,
     shell:
         "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
-        " --cores {wildcards.cores} --preset {params.preset} --trials {params.trials}"
-        " {params.warmup} {params.ray_address} --timeout {params.timeout} --out {output} 2> {log}"
-        " || test $? -eq 1"
+        " --cores {wildcards.cores} --round {wildcards.round} --preset {params.preset}"
+        " --trials {params.trials} {params.warmup} {params.ray_address} --timeout {params.timeout}"
+        " --plan {params.plan} --out {output} 2> {log} || test $? -eq 1"

@@ -1,13 +1,19 @@
+# The machine ceiling at N cores, and the load other programs put on the run's CPUs: measured
+# before the first round (point 0) and after every round (point r), so a machine that got busy
+# during the run is noticed (analysis/quiet.py). Each point runs as soon as its round is done.
 rule calibrate:
+    input:
+        calibration_inputs,
     output:
-        "results/calibration/{cores}.json",
+        "results/calibration/{cores}/point{point}.json",
     log:
-        "logs/calibration/{cores}.log",
+        "logs/calibration/{cores}/point{point}.log",
     wildcard_constraints:
         cores=r"\d+",
+        point=r"\d+",
     priority: CALIBRATION_PRIORITY
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,
     shell:
-        "parbench calibrate --cores {wildcards.cores} --out {output} 2> {log}"
+        "parbench calibrate --cores {wildcards.cores} --point {wildcards.point} --out {output} 2> {log}"

@@ -1,5 +1,5 @@
-# Helpers shared by the rules: config validation, the cell list, ordering and the run plan.
-import random
+# Validation and input functions. The plan itself (core counts, cells, order, durations) is
+# src/parbench/plan.py, tested on its own; this file only turns it into Snakemake terms.
 import shlex
 import sys
 from pathlib import Path
@@ -7,8 +7,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from parbench.machine import read_topology, shm_status
-from parbench.plan import estimate_seconds
+from parbench import plan
+from parbench.machine import quota_cores, read_topology, shm_status
+from parbench.presets import get_preset
 from parbench.ray_session import attaches_to_cluster, object_store_bytes
 
 SCHEMA = "../schemas/config.schema.yaml"
@@ -45,78 +46,43 @@ if _problems:
     )
 validate(config, SCHEMA)  # fills in the schema's defaults
 
-AUTO_CORES = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]
-# The machine the cells run on: this one, or (node_cores, e.g. on SLURM) each compute node.
-PHYSICAL_CORES = config["node_cores"] or read_topology().physical_cores
-
-
 # "local" is Ray's own name for "start a local Ray", the same as null.
 RAY_ADDRESS = None if config["ray_address"] in (None, "local") else config["ray_address"]
-BACKENDS = config["backends"]
-# Backends that attach to the Ray cluster when ray_address is set; only they may use more cores
-# than PHYSICAL_CORES (the others run pinned where snakemake runs them).
-CLUSTER_BACKENDS = [b for b in BACKENDS if RAY_ADDRESS and attaches_to_cluster(b)]
-
-
-def resolve_cores(value):
-    if value == "auto":
-        cores = [c for c in AUTO_CORES if c <= PHYSICAL_CORES]
-        return sorted(set(cores) | {PHYSICAL_CORES})
-    too_many = [c for c in value if c > PHYSICAL_CORES]
-    if too_many and not CLUSTER_BACKENDS:
-        cluster_hint = (
-            " (ray_address is set, but none of the configured backends runs on a Ray cluster)"
-            if RAY_ADDRESS
-            else "; or set ray_address to time the ray backend on a Ray cluster"
-        )
-        where = (
-            "node_cores"
-            if config["node_cores"]
-            else "the physical cores this machine lets the run use"
-        )
-        raise WorkflowError(
-            f"config error: cores {too_many} exceed {where} ({PHYSICAL_CORES}); use cores: auto "
-            f"or values up to {PHYSICAL_CORES}{cluster_hint}"
-        )
-    return sorted(value)
-
-
-CORES = resolve_cores(config["cores"])
-# Core counts a pinned cell can use: every non-cluster cell and every calibration uses these.
-LOCAL_CORES = [c for c in CORES if c <= PHYSICAL_CORES]
 WORKLOADS = config["workloads"]
-TABLES = ["timings", "summary", "speedups", "calibration"]
+BACKENDS = config["backends"]
+ROUNDS = config["rounds"]
+# Backends that attach to the Ray cluster when ray_address is set; only they may use more cores
+# than this machine (the others run pinned where snakemake runs them).
+CLUSTER_BACKENDS = [b for b in BACKENDS if RAY_ADDRESS and attaches_to_cluster(b)]
+if config["node_cores"]:  # the cells run on other machines (SLURM nodes): their cores bound the run
+    MACHINE = plan.Machine(config["node_cores"], None, "node_cores")
+else:
+    MACHINE = plan.Machine(read_topology().physical_cores, quota_cores())
+try:
+    CORES = plan.resolve_cores(config["cores"], MACHINE, CLUSTER_BACKENDS, RAY_ADDRESS)
+except plan.PlanError as exc:
+    raise WorkflowError(str(exc)) from None
+# Core counts a pinned calibration can use on this machine (the quiet-machine check).
+CALIBRATION_CORES = [c for c in CORES if c <= MACHINE.usable_cores]
+CELLS = plan.plan_cells(WORKLOADS, BACKENDS, CORES, MACHINE, CLUSTER_BACKENDS)
+ORDER = plan.job_order(CELLS, ROUNDS, config["seed"])
+PRIORITY = plan.job_priorities(ORDER)
+CALIBRATION_PRIORITY = plan.calibration_priority(ORDER)
+RECORD = "results/raw/{workload}/{backend}/{cores}/round{round}.json"
+PLAN_FILE = "results/plan.json"
+AGGREGATE_TABLES = ["timings", "summary", "speedups", "growth", "calibration", "calibration_points"]
 FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
-CELLS = [
-    (w, b, c)
-    for w in WORKLOADS
-    for b in BACKENDS
-    for c in CORES
-    if c <= PHYSICAL_CORES or b in CLUSTER_BACKENDS
-]
-if CORES != LOCAL_CORES:
-    print(
-        f"parbench: cores {[c for c in CORES if c > PHYSICAL_CORES]} exceed the {PHYSICAL_CORES} "
-        f"physical cores a pinned cell can use: only the {', '.join(CLUSTER_BACKENDS)} backend(s) run "
-        f"there, on the Ray cluster at {RAY_ADDRESS}; the other backends' cells at those core "
-        f"counts are left out (they cannot be timed here).",
-        file=sys.stderr,
-    )
+REFERENCE = Path("paper/reference")
 
-# A seeded shuffle of the cells, so that slow drift of the machine's speed favours no backend.
-# Snakemake starts the ready job of highest priority first; calibration goes before every cell.
-_order = list(CELLS)
-random.Random(config["seed"]).shuffle(_order)
-CELL_PRIORITY = {cell: len(_order) - rank for rank, cell in enumerate(_order)}
-CALIBRATION_PRIORITY = len(_order) + 100
+
+def record_path(job):
+    c = job.cell
+    return RECORD.format(workload=c.workload, backend=c.backend, cores=c.cores, round=job.round)
 
 
 def cell_priority(wildcards):
-    return CELL_PRIORITY.get((wildcards.workload, wildcards.backend, int(wildcards.cores)), 0)
-
-
-def record_path(workload, backend, cores):
-    return f"results/raw/{workload}/{backend}/{cores}.json"
+    key = plan.CellKey(wildcards.workload, wildcards.backend, int(wildcards.cores))
+    return PRIORITY.get(plan.Job(key, int(wildcards.round)), 0)
 
 
 def warmup_option():
@@ -139,54 +105,78 @@ def bench_inputs(wildcards):
     return []
 
 
+def calibration_inputs(wildcards):
+    """Point 0 runs before the first round; point k after every record of round k - 1 exists."""
+    point = int(wildcards.point)
+    return [] if point == 0 else [record_path(j) for j in ORDER if j.round == point - 1]
+
+
 def records_for(outdir):
     if outdir == "results/reference":
-        return sorted(str(p) for p in Path("paper/reference/raw").glob("*/*/*.json"))
-    return [record_path(*cell) for cell in CELLS]
+        return sorted(str(p) for p in (REFERENCE / "raw").glob("*/*/*/round*.json"))
+    return [record_path(job) for job in ORDER]
 
 
 def calibrations_for(outdir):
     if outdir == "results/reference":
-        return sorted(str(p) for p in Path("paper/reference/calibration").glob("*.json"))
-    return [f"results/calibration/{c}.json" for c in LOCAL_CORES]
+        return sorted(str(p) for p in (REFERENCE / "calibration").glob("*/point*.json"))
+    return [
+        f"results/calibration/{c}/point{k}.json"
+        for c in CALIBRATION_CORES
+        for k in range(ROUNDS + 1)
+    ]
 
 
 def environment_for(outdir):
     if outdir == "results/reference":
-        return "paper/reference/environment.json"
+        return str(REFERENCE / "environment.json")
     return "results/environment.json"
 
 
 def shm_warning():
-    """Docker's default /dev/shm (64 MB) is too small for Ray's store and for B1's 72 MB image."""
+    """Docker's default /dev/shm (64 MB) is too small for Ray's store."""
     free = shm_status()["free_bytes"]
     need = object_store_bytes()
     if free is None or free >= need:
         return None
     return (
         f"parbench: WARNING: /dev/shm has {free / 2**20:.0f} MiB free, less than Ray's object store "
-        f"({need / 2**20:.0f} MiB): Ray will put its store on disk and B1's shared-memory backend may "
-        f"fail; every affected cell is flagged in the report. In Docker, pass --shm-size=3g."
+        f"({need / 2**20:.0f} MiB): Ray will put its store on disk, which slows its cells; every "
+        f"affected cell is flagged in the report. In Docker, pass --shm-size=3g."
     )
+
+
+def run_estimate():
+    missing = [job for job in ORDER if not Path(record_path(job)).exists()]
+    sizes = {w: vars(get_preset(config["preset"]).sizes(w)) for w in WORKLOADS}
+    warmups = None if config["warmup"] == "original" else {b: config["warmup"] for b in BACKENDS}
+    reference = plan.load_reference((REFERENCE / "raw").glob("*/*/*/round*.json"))
+    points = len(CALIBRATION_CORES) * (ROUNDS + 1)
+    return missing, plan.estimate(missing, sizes, config["trials"], warmups, reference, points)
 
 
 def print_plan():
-    missing = [cell for cell in CELLS if not Path(record_path(*cell)).exists()]
-    estimate = estimate_seconds(
-        missing, config["preset"], config["trials"], Path("paper/reference/raw")
-    )
-    when = (
-        f"about {estimate / 60:.0f} min on a machine like the reference one (estimated from "
-        f"paper/reference records)"
-        if estimate
-        else "no estimate (no reference records)"
+    missing, est = run_estimate()
+    per_workload = ", ".join(
+        f"{w} {plan.describe_duration(s)}" for w, s in est.per_workload_s.items()
     )
     print(
         f"parbench: {len(CELLS)} cells ({len(WORKLOADS)} workloads x {len(BACKENDS)} backends x "
-        f"cores {CORES}), preset {config['preset']}, {config['trials']} trials each; "
-        f"{len(missing)} still to time, {when}. Per-cell progress: logs/bench/<workload>/<backend>/<cores>.log",
+        f"cores {CORES}) x {ROUNDS} rounds of {config['trials']} trials, preset {config['preset']}: "
+        f"{len(ORDER)} cell rounds, {len(missing)} still to time. Estimated duration "
+        f"{plan.describe_duration(est.total_s)} ({per_workload}; weak scaling extrapolated from the "
+        f"reference records at 1 and 2 cores, on a machine like the reference one)"
+        + (f"; no reference for {', '.join(est.unknown)}" if est.unknown else "")
+        + ". Per-cell logs: logs/bench/<workload>/<backend>/<cores>/round<r>.log",
         file=sys.stderr,
     )
+    if CORES != [c for c in CORES if c <= MACHINE.usable_cores]:
+        print(
+            f"parbench: cores above the {MACHINE.usable_cores} this machine can pin run only for "
+            f"{', '.join(CLUSTER_BACKENDS)}, on the Ray cluster at {RAY_ADDRESS}; the other "
+            f"backends' cells there are left out (they cannot be timed here).",
+            file=sys.stderr,
+        )
     if CLUSTER_BACKENDS:
         print(
             f"parbench: the {', '.join(CLUSTER_BACKENDS)} cells attach to the Ray cluster at "
@@ -197,3 +187,12 @@ def print_plan():
     warning = shm_warning()
     if warning:
         print(warning, file=sys.stderr)
+
+
+def write_plan_file():
+    _, est = run_estimate()
+    plan.write_plan(Path(PLAN_FILE), ORDER, est, RECORD)
+
+
+if workflow.is_main_process:
+    print_plan()

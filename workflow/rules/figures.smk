@@ -1,6 +1,6 @@
 rule figures:
     input:
-        tables=expand("{{outdir}}/{table}.csv", table=TABLES),
+        tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         code="src/parbench/figures.py",  # editing the plots reruns only figures and report
     output:
         [

@@ -1,12 +1,17 @@
 rule report:
     input:
-        tables=expand("{{outdir}}/{table}.csv", table=TABLES),
+        tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
+        verdicts="{outdir}/verdicts.json",
         figures=expand("{{outdir}}/figures/{name}.png", name=FIGURE_NAMES),
         records=lambda wildcards: records_for(wildcards.outdir),
         environment=lambda wildcards: environment_for(wildcards.outdir),
         claims="paper/claims.yaml",
         template="paper/report.md.j2",
-        code=["src/parbench/report.py", "src/parbench/analysis/verdicts.py"],
+        code=[
+            "src/parbench/report.py",
+            "src/parbench/analysis/aggregate.py",
+            "src/parbench/records.py",
+        ],
     output:
         report("{outdir}/report.md", caption="../report/report.rst", category="Report"),
     log:
@@ -16,7 +21,7 @@ rule report:
     shell:
         "parbench report --tables {wildcards.outdir} --records {input.records}"
         " --environment {input.environment} --claims {input.claims} --template {input.template}"
-        " --figures {wildcards.outdir}/figures --out {output} > {log} 2>&1"
+        " --figures {wildcards.outdir}/figures --verdicts {input.verdicts} --out {output} > {log} 2>&1"
 
 
 # Last step: the report is written either way; the run's exit status then says whether any

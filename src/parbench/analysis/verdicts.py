@@ -1,25 +1,37 @@
 """Claims (paper/claims.yaml) + measured tables -> one verdict per claim, with the reason.
 
-Verdicts: "reproduced", "not reproduced", or "not testable here" (e.g. the claim is at 48 cores
-and the run's largest core count is 2). For the last, the explanation says what the run does
-show: the measured ratio at the largest core count, the bound N and the calibrated ceiling.
+Verdicts:
+- "reproduced" / "not reproduced": the claim was tested at its core count (rules per kind below);
+- "not testable here": the claim is at more cores than the run used (48 on a 2-core machine). The
+  explanation gives what the run does show, and, where the cost model ran, the claim's ratio
+  projected to the claim's core count (always labelled a projection, never a measurement);
+- "inconclusive: the machine was busy": the numbers the verdict rests on were measured while
+  something else ran on the run's CPUs (analysis/quiet.py); the measured numbers are still shown.
+
+Each "N x faster than serial at 48 cores" claim is also restated as the parallel efficiency it
+implies (N / 48) and checked at the run's largest core count: a second, derived verdict, labelled.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from ..catalog import WORKLOAD_ORDER
+from .quiet import QuietCheck
+
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 NOT_TESTABLE = "not testable here"
-WORKLOAD_ORDER = ("numerical", "stateful", "expensive_init")
-KINDS = ("speedup", "range", "not_faster", "weak_scaling")
+INCONCLUSIVE = "inconclusive: the machine was busy"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE, INCONCLUSIVE)
+SCALED_SUFFIX = "-scaled"
 
 
 class ClaimsError(ValueError):
@@ -40,6 +52,35 @@ class ClaimVerdict:
     ci_low: float | None = None
     ci_high: float | None = None
     cores: int | None = None
+    depends_on_cores: list[int] = field(default_factory=list)  # core counts whose cells the verdict uses
+    projected: float | None = None  # the cost model's value at the claim's core count (a projection)
+    projected_ci_low: float | None = None
+    projected_ci_high: float | None = None
+    projected_cores: int | None = None
+    projection_note: str = ""  # the dominant term, in one sentence
+
+    def row(self) -> dict[str, Any]:
+        """A flat row for verdicts.csv / verdicts.json (None for numbers that do not apply)."""
+        out = asdict(self)
+        out["depends_on_cores"] = " ".join(map(str, self.depends_on_cores))
+        for key, value in out.items():
+            if isinstance(value, float) and math.isnan(value):
+                out[key] = None
+        return out
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The aggregated tables a verdict may read (aggregate.py writes them)."""
+
+    speedups: pd.DataFrame
+    summary: pd.DataFrame
+    calibration: pd.DataFrame
+    growth: pd.DataFrame
+
+    @classmethod
+    def read(cls, folder: Path) -> Tables:
+        return cls(*(pd.read_csv(folder / f"{name}.csv") for name in ("speedups", "summary", "calibration", "growth")))
 
 
 def load_claims(path: str | Path) -> dict[str, Any]:
@@ -50,9 +91,9 @@ def load_claims(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise ClaimsError(f"{path}: expected a mapping with a 'claims' list")
     for claim in data["claims"]:
-        if claim.get("kind") not in KINDS:
+        if claim.get("kind") not in EVALUATORS:
             raise ClaimsError(f"{path}: claim {claim.get('id')!r} has kind {claim.get('kind')!r}; "
-                              f"allowed: {', '.join(KINDS)}")
+                              f"allowed: {', '.join(EVALUATORS)}")
     return data
 
 
@@ -81,8 +122,8 @@ def _ceiling(calibration: pd.DataFrame, cores: int) -> float | None:
     return float(hit.ceiling.iloc[0]) if len(hit) else None
 
 
-def _trend(rows: pd.DataFrame) -> str:
-    return ", ".join(f"{int(r.cores)}: {_fmt(r.speedup)}x" for r in rows.sort_values("cores").itertuples())
+def _trend(rows: pd.DataFrame, column: str = "speedup") -> str:
+    return ", ".join(f"{int(r.cores)}: {_fmt(getattr(r, column))}x" for r in rows.sort_values("cores").itertuples())
 
 
 def _bound_note(baseline: str, cores: int, calibration: pd.DataFrame) -> str:
@@ -95,11 +136,37 @@ def _bound_note(baseline: str, cores: int, calibration: pd.DataFrame) -> str:
     return note + "."
 
 
-def _speedup(claim, speedups, calibration, tol) -> ClaimVerdict:
+def _involved(backend: str, baseline: str) -> list[str]:
+    return [backend] + (["serial", "multiprocessing"] if baseline == "faster_of_two" else [baseline])
+
+
+def _failed_note(summary: pd.DataFrame, workloads, backends, cores: int) -> str | None:
+    """'the ray cell of numerical at 48 cores failed: ...' when a cell the claim needs failed."""
+    if "status" not in summary:
+        return None
+    failed = summary[(summary.cores == cores) & (summary.status != "ok") & summary.workload.isin(workloads)
+                     & summary.backend.isin(backends)]
+    if failed.empty:
+        return None
+    return "; ".join(f"the {r.backend} cell of {r.workload} at {cores} cores {r.status}"
+                     + (f" ({r.error})" if isinstance(r.error, str) and r.error else "")
+                     for r in failed.itertuples())
+
+
+def _base(claim: dict, kind: str, claimed: str) -> dict[str, Any]:
+    return dict(id=claim["id"], text=claim["text"], source=claim.get("source", ""), kind=kind, claimed=claimed)
+
+
+def _speedup(claim, tables: Tables, tol: float) -> ClaimVerdict:
+    speedups = tables.speedups
     rows = speedups[(speedups.workload == claim["workload"]) & (speedups.backend == claim["backend"])
                     & (speedups.baseline == claim["baseline"])]
-    base = dict(id=claim["id"], text=claim["text"], source=claim.get("source", ""), kind="speedup",
-                claimed=f"{claim['value']}x at {claim['cores']} cores")
+    base = _base(claim, "speedup", f"{claim['value']}x at {claim['cores']} cores")
+    failed = _failed_note(tables.summary, [claim["workload"]], _involved(claim["backend"], claim["baseline"]),
+                          claim["cores"])
+    if failed:
+        return ClaimVerdict(**base, measured="failed", verdict=NOT_TESTABLE, depends_on_cores=[claim["cores"]],
+                            explanation=f"{failed}; see its record and the report's warnings.")
     if rows.empty:
         return ClaimVerdict(**base, measured="not measured", verdict=NOT_TESTABLE,
                             explanation=f"no successful {claim['backend']} and {claim['baseline']} cells of "
@@ -107,12 +174,13 @@ def _speedup(claim, speedups, calibration, tol) -> ClaimVerdict:
     at = rows[rows.cores == claim["cores"]]
     row = (at if len(at) else rows[rows.cores == rows.cores.max()]).iloc[0]
     measured = f"{_with_ci(row.speedup, row.ci_low, row.ci_high)} at {int(row.cores)} cores"
-    numbers = dict(value=float(row.speedup), ci_low=float(row.ci_low), ci_high=float(row.ci_high), cores=int(row.cores))
+    numbers = dict(value=float(row.speedup), ci_low=float(row.ci_low), ci_high=float(row.ci_high),
+                   cores=int(row.cores), depends_on_cores=[int(row.cores)])
     if not len(at):
         return ClaimVerdict(**base, measured=measured, verdict=NOT_TESTABLE, **numbers, explanation=(
             f"the claim is at {claim['cores']} cores and this run's largest core count is {int(row.cores)}. "
             f"Measured over cores: {_trend(rows)}."
-            + _bound_note(claim["baseline"], int(row.cores), calibration)))
+            + _bound_note(claim["baseline"], int(row.cores), tables.calibration)))
     threshold = claim["value"] * (1 - tol)
     ok = _upper(row) >= threshold
     return ClaimVerdict(**base, measured=measured, verdict=REPRODUCED if ok else NOT_REPRODUCED, **numbers,
@@ -120,10 +188,15 @@ def _speedup(claim, speedups, calibration, tol) -> ClaimVerdict:
                                      f"(the claimed {claim['value']}x less the {tol:.0%} tolerance)."))
 
 
-def _range(claim, speedups, calibration, tol) -> ClaimVerdict:
+def _range(claim, tables: Tables, tol: float) -> ClaimVerdict:
+    speedups = tables.speedups
     rows = speedups[(speedups.backend == claim["backend"]) & (speedups.baseline == claim["baseline"])]
-    base = dict(id=claim["id"], text=claim["text"], source=claim.get("source", ""), kind="range",
-                claimed=f"{claim['low']}-{claim['high']}x at {claim['cores']} cores")
+    base = _base(claim, "range", f"{claim['low']}-{claim['high']}x at {claim['cores']} cores")
+    failed = _failed_note(tables.summary, WORKLOAD_ORDER, _involved(claim["backend"], claim["baseline"]),
+                          claim["cores"])
+    if failed:
+        return ClaimVerdict(**base, measured="failed", verdict=NOT_TESTABLE, depends_on_cores=[claim["cores"]],
+                            explanation=f"{failed}; see its record and the report's warnings.")
     if rows.empty:
         return ClaimVerdict(**base, measured="not measured", verdict=NOT_TESTABLE,
                             explanation=f"no successful {claim['backend']} and {claim['baseline']} cells")
@@ -134,12 +207,12 @@ def _range(claim, speedups, calibration, tol) -> ClaimVerdict:
     per_workload = "; ".join(f"{w} {_with_ci(at.loc[w, 'speedup'], at.loc[w, 'ci_low'], at.loc[w, 'ci_high'])}"
                              for w in present)
     measured = f"{_fmt(min(values))}-{_fmt(max(values))}x at {cores} cores ({per_workload})"
-    numbers = dict(value=min(values), ci_low=None, ci_high=None, cores=cores)
+    numbers = dict(value=min(values), ci_low=None, ci_high=None, cores=cores, depends_on_cores=[cores])
     if cores != claim["cores"] or len(present) < len(WORKLOAD_ORDER):
         why = (f"the claim is at {claim['cores']} cores and this run's largest core count is {cores}."
                if cores != claim["cores"] else f"only {', '.join(present)} measured at {cores} cores.")
         return ClaimVerdict(**base, measured=measured, verdict=NOT_TESTABLE, **numbers,
-                            explanation=why + _bound_note(claim["baseline"], cores, calibration))
+                            explanation=why + _bound_note(claim["baseline"], cores, tables.calibration))
     threshold = claim["low"] * (1 - tol)
     ok = all(_upper(at.loc[w]) >= threshold for w in present)
     return ClaimVerdict(**base, measured=measured, verdict=REPRODUCED if ok else NOT_REPRODUCED, **numbers,
@@ -147,75 +220,171 @@ def _range(claim, speedups, calibration, tol) -> ClaimVerdict:
                                      f"(the range's low end {claim['low']}x less the {tol:.0%} tolerance)."))
 
 
-def _not_faster(claim, speedups, tol) -> ClaimVerdict:
+def _not_faster(claim, tables: Tables, tol: float) -> ClaimVerdict:
+    speedups = tables.speedups
     rows = speedups[(speedups.workload == claim["workload"]) & (speedups.backend == claim["backend"])
                     & (speedups.baseline == claim["baseline"])]
     below = claim.get("below_cores")
     if below is not None:
         rows = rows[rows.cores < below]
     scope = f"below {below} cores" if below else "at every core count"
-    base = dict(id=claim["id"], text=claim["text"], source=claim.get("source", ""), kind="not_faster",
-                claimed=f"{claim['backend']} not faster than {claim['baseline']} {scope}")
+    base = _base(claim, "not_faster", f"{claim['backend']} not faster than {claim['baseline']} {scope}")
     if rows.empty:
         return ClaimVerdict(**base, measured="not measured", verdict=NOT_TESTABLE,
                             explanation=f"no successful {claim['backend']} and {claim['baseline']} cells {scope}")
     measured = f"{claim['backend']} over {claim['baseline']}: " + _trend(rows)
     faster = [int(r.cores) for r in rows.itertuples() if _lower(r) > 1 + tol]
-    tested = ", ".join(str(c) for c in sorted(rows.cores.unique()))
+    tested = sorted(int(c) for c in rows.cores.unique())
     worst = rows.loc[rows.speedup.idxmax()]
     numbers = dict(value=float(worst.speedup), ci_low=float(worst.ci_low), ci_high=float(worst.ci_high),
-                   cores=int(worst.cores))
+                   cores=int(worst.cores), depends_on_cores=tested)
     if faster:
         return ClaimVerdict(**base, measured=measured, verdict=NOT_REPRODUCED, **numbers, explanation=(
             f"{claim['backend']} is faster than {claim['baseline']} (CI above {1 + tol:.2f}x) at "
             f"{', '.join(map(str, faster))} cores."))
     return ClaimVerdict(**base, measured=measured, verdict=REPRODUCED, **numbers, explanation=(
-        f"at no tested core count ({tested}) is {claim['backend']}'s CI above {1 + tol:.2f}x of "
-        f"{claim['baseline']}" + (f"; core counts from {max(rows.cores) + 1} to {below - 1} were not run."
-                                   if below and max(rows.cores) < below - 1 else ".")))
+        f"at no tested core count ({', '.join(map(str, tested))}) is {claim['backend']}'s CI above "
+        f"{1 + tol:.2f}x of {claim['baseline']}"
+        + (f"; core counts from {max(tested) + 1} to {below - 1} were not run." if below and max(tested) < below - 1
+           else ".")))
 
 
-def _weak_scaling(claim, summary, calibration, tol) -> ClaimVerdict:
-    ok_rows = summary[(summary.backend == claim["backend"]) & (summary.status == "ok")]
-    base = dict(id=claim["id"], text=claim["text"], source=claim.get("source", ""), kind="weak_scaling",
-                claimed=f"{claim['backend']} time(N) / time(1) about 1 under weak scaling")
-    parts, verdicts, worst = [], [], None
-    for workload in WORKLOAD_ORDER:
-        cells = ok_rows[ok_rows.workload == workload].set_index("cores")
-        if 1 not in cells.index or cells.index.max() == 1:
-            continue
-        n = int(cells.index.max())
-        growth = float(cells.loc[n, "median_s"] / cells.loc[1, "median_s"])
-        ceiling = _ceiling(calibration, n) or float(n)
-        allowed = n / ceiling * (1 + tol)
-        verdicts.append(growth <= allowed)
-        parts.append(f"{workload} {_fmt(growth)}x (allowed {_fmt(allowed)}x)")
-        worst = max(worst or (growth, n), (growth, n))
-    if not verdicts:
+def _weak_scaling(claim, tables: Tables, tol: float) -> ClaimVerdict:
+    growth = tables.growth[tables.growth.backend == claim["backend"]]
+    base = _base(claim, "weak_scaling", f"{claim['backend']} time(N) / time(1) about 1 under weak scaling")
+    if growth.empty:
         return ClaimVerdict(**base, measured="not measured", verdict=NOT_TESTABLE,
-                            explanation="needs successful ray cells at 1 core and at more than 1 core")
-    n = worst[1]
-    measured = f"time({n}) / time(1): " + "; ".join(parts)
-    ok = all(verdicts)
-    return ClaimVerdict(**base, measured=measured, verdict=REPRODUCED if ok else NOT_REPRODUCED,
-                        value=worst[0], cores=n, explanation=(
-        f"with N times the work on N cores, an ideal backend keeps its time; this machine's calibrated "
-        f"ceiling allows N / ceiling, plus the {tol:.0%} tolerance. "
-        f"{'Every' if ok else 'Not every'} workload stays within it."))
+                            explanation=f"needs successful {claim['backend']} cells at 1 core and at more than 1 core")
+    n = int(growth.cores.max())
+    at = growth[growth.cores == n]
+    ceiling = _ceiling(tables.calibration, n) or float(n)
+    allowed = n / ceiling * (1 + tol)
+    parts, within = [], []
+    for workload in WORKLOAD_ORDER:
+        hit = at[at.workload == workload]
+        if hit.empty:
+            continue
+        r = hit.iloc[0]
+        low = r.growth if math.isnan(r.ci_low) else r.ci_low
+        within.append(low <= allowed)
+        parts.append(f"{workload} {_with_ci(r.growth, r.ci_low, r.ci_high)}")
+    worst = at.loc[at.growth.idxmax()]
+    ok = all(within)
+    return ClaimVerdict(
+        **base, measured=f"time({n}) / time(1): " + "; ".join(parts),
+        verdict=REPRODUCED if ok else NOT_REPRODUCED, value=float(worst.growth), ci_low=float(worst.ci_low),
+        ci_high=float(worst.ci_high), cores=n, depends_on_cores=[1, n],
+        explanation=(f"with N times the work on N cores, an ideal backend keeps its time; this machine's calibrated "
+                     f"ceiling at {n} cores ({_fmt(ceiling)}x) allows {_fmt(allowed)}x (N / ceiling, plus the "
+                     f"{tol:.0%} tolerance). {'Every' if ok else 'Not every'} workload's CI reaches it."))
 
 
-def evaluate(claims: dict[str, Any], speedups: pd.DataFrame, summary: pd.DataFrame,
-             calibration: pd.DataFrame) -> list[ClaimVerdict]:
+EVALUATORS: dict[str, Callable[[dict, Tables, float], ClaimVerdict]] = {
+    "speedup": _speedup,
+    "range": _range,
+    "not_faster": _not_faster,
+    "weak_scaling": _weak_scaling,
+}
+
+
+def _scaled(claim: dict, tables: Tables, tol: float) -> ClaimVerdict | None:
+    """The parallel efficiency a "value x over serial at C cores" claim implies, tested at this run's N."""
+    if claim["kind"] != "speedup" or claim["baseline"] != "serial":
+        return None
+    efficiency = claim["value"] / claim["cores"]
+    speedups = tables.speedups
+    rows = speedups[(speedups.workload == claim["workload"]) & (speedups.backend == claim["backend"])
+                    & (speedups.baseline == "serial") & (speedups.cores > 1)]
+    base = dict(id=claim["id"] + SCALED_SUFFIX, source=f"derived from {claim['id']}", kind="scaled_efficiency",
+                text=f"{claim['text']}, restated as parallel efficiency {claim['value']}/{claim['cores']} = "
+                     f"{efficiency:.2f} (derived)",
+                claimed=f"efficiency {efficiency:.2f}, i.e. {efficiency:.2f} x N over serial at N cores")
+    if rows.empty:
+        return ClaimVerdict(**base, measured="not measured", verdict=NOT_TESTABLE,
+                            explanation="needs successful cells of both backends above 1 core")
+    row = rows[rows.cores == rows.cores.max()].iloc[0]
+    n = int(row.cores)
+    threshold = efficiency * n * (1 - tol)
+    ok = _upper(row) >= threshold
+    return ClaimVerdict(**base, measured=f"{_with_ci(row.speedup, row.ci_low, row.ci_high)} at {n} cores",
+                        verdict=REPRODUCED if ok else NOT_REPRODUCED, value=float(row.speedup),
+                        ci_low=float(row.ci_low), ci_high=float(row.ci_high), cores=n, depends_on_cores=[n],
+                        explanation=(f"at {n} cores the claimed efficiency means {_fmt(efficiency * n)}x over serial; "
+                                     f"the CI {'reaches' if ok else 'stays below'} {_fmt(threshold)}x (less the "
+                                     f"{tol:.0%} tolerance). A derived check, not the post's own number."))
+
+
+def _gate_on_quiet(verdict: ClaimVerdict, quiet: QuietCheck | None) -> ClaimVerdict:
+    if quiet is None or verdict.verdict not in (REPRODUCED, NOT_REPRODUCED):
+        return verdict
+    reason = quiet.reason(verdict.depends_on_cores)
+    if reason:
+        verdict.explanation = (f"the numbers would say {verdict.verdict}, but the machine was busy {reason}. "
+                               f"Rerun on a quiet machine. (Rule: {verdict.explanation})")
+        verdict.verdict = INCONCLUSIVE
+    return verdict
+
+
+Projector = Callable[[dict], dict | None]  # claim -> {value, ci_low, ci_high, cores, note} or None
+
+
+def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = None,
+             projector: Projector | None = None) -> list[ClaimVerdict]:
+    """Every claim's verdict, then the derived (scaled) verdicts, in the claims file's order."""
     tol = float(claims.get("tolerance", 0.1))
-    out = []
+    out, derived = [], []
     for claim in claims["claims"]:
-        kind = claim["kind"]
-        if kind == "speedup":
-            out.append(_speedup(claim, speedups, calibration, tol))
-        elif kind == "range":
-            out.append(_range(claim, speedups, calibration, tol))
-        elif kind == "not_faster":
-            out.append(_not_faster(claim, speedups, tol))
-        else:
-            out.append(_weak_scaling(claim, summary, calibration, tol))
-    return out
+        verdict = EVALUATORS[claim["kind"]](claim, tables, tol)
+        if verdict.verdict == NOT_TESTABLE and projector is not None:
+            projection = projector(claim)
+            if projection:
+                verdict.projected = projection["value"]
+                verdict.projected_ci_low = projection.get("ci_low")
+                verdict.projected_ci_high = projection.get("ci_high")
+                verdict.projected_cores = projection.get("cores")
+                verdict.projection_note = projection.get("note", "")
+        out.append(_gate_on_quiet(verdict, quiet))
+        scaled = _scaled(claim, tables, tol)
+        if scaled is not None:
+            derived.append(_gate_on_quiet(scaled, quiet))
+    return out + derived
+
+
+def write_verdicts(verdicts: list[ClaimVerdict], header: dict[str, Any], out_dir: Path) -> list[Path]:
+    """verdicts.csv (one row per claim) and verdicts.json (the run's header plus the same rows)."""
+    import json
+
+    from ..records import write_atomic
+
+    rows = [v.row() for v in verdicts]
+    csv_path, json_path = out_dir / "verdicts.csv", out_dir / "verdicts.json"
+    write_atomic(csv_path, pd.DataFrame(rows).to_csv(index=False))
+    write_atomic(json_path, json.dumps({"run": header, "verdicts": rows}, indent=2, default=str))
+    return [csv_path, json_path]
+
+
+def read_verdicts(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    import json
+
+    data = json.loads(Path(path).read_text())
+    return data["run"], data["verdicts"]
+
+
+def judge(tables_dir: Path, claims_path: Path, projector: Projector | None = None
+          ) -> tuple[list[ClaimVerdict], dict[str, Any]]:
+    """Read a run's tables (written by aggregate), check the machine was quiet, judge every claim."""
+    import json
+
+    from . import quiet as quiet_check
+
+    tables = Tables.read(tables_dir)
+    points = pd.read_csv(tables_dir / "calibration_points.csv")
+    claims = load_claims(claims_path)
+    quiet = quiet_check.check(points, tables.summary)
+    verdicts = evaluate(claims, tables, quiet, projector)
+    header = json.loads((tables_dir / "run.json").read_text())
+    header.update(quiet=quiet.quiet, quiet_summary=quiet.summary(),
+                  busy_cores={str(c): r for c, r in quiet.busy_cores.items()},
+                  tolerance=float(claims.get("tolerance", 0.1)),
+                  counts={v: sum(1 for x in verdicts if x.verdict == v) for v in VERDICTS})
+    return verdicts, header

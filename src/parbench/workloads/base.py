@@ -88,14 +88,22 @@ class Backend:
     name: ClassVar[str]
     timed_region: ClassVar[str]
     setup_region: ClassVar[str] = "nothing"
+    before_trial_region: ClassVar[str] = "nothing"  # what before_trial() does, untimed, before every pass
     original_warmups: ClassVar[int] = 0  # the original's untimed warm-up passes for this backend
     start_method: ClassVar[str | None] = None
     pinning: ClassVar[str] = "process tree pinned to the run's CPUs"
     notes: ClassVar[tuple[str, ...]] = ()
+    # A second way to time the same work, measured after the trials for comparison (or instead, with
+    # `parbench run --protocol alternative`): its description, or None when the backend has none.
+    alternative_protocol: ClassVar[str | None] = None
 
     def __init__(self, cell: Cell, inputs: Any):
         self.cell = cell
         self.inputs = inputs
+        self.alternative = False  # True while the alternative protocol is in use
+
+    def use_alternative(self, alternative: bool) -> None:
+        self.alternative = alternative
 
     def setup(self) -> None:
         pass
@@ -112,6 +120,49 @@ class Backend:
     def diagnostics(self) -> dict[str, Any] | None:
         """Backend facts for the record (e.g. Ray's object-store placement); called before teardown."""
         return None
+
+
+class RayBackend(Backend):
+    """A backend on Ray: the session (local and pinned, or attached to a cluster) is started in setup
+    and stopped in teardown the same way for every workload; subclasses add `start()` and `trial()`."""
+
+    setup_region: ClassVar[str] = "ray.init(num_cpus=N)"
+    pinning: ClassVar[str] = "process tree (raylet and workers) pinned to the run's CPUs"
+
+    def setup(self) -> None:
+        from ..ray_session import RaySession
+
+        self.session = RaySession(self.cell.cores, self.cell.ray_address)
+        self.session.start()
+        self.start()
+
+    def start(self) -> None:
+        """Backend-specific setup once Ray runs (remote functions, actors)."""
+
+    def diagnostics(self) -> dict[str, Any] | None:
+        return self.session.diagnostics()
+
+    def teardown(self) -> None:
+        self.session.stop()
+
+
+class PoolBackend(Backend):
+    """A backend on one multiprocessing.Pool (fork), started and stopped the same way everywhere."""
+
+    start_method: ClassVar[str | None] = START_METHOD
+    setup_region: ClassVar[str] = "Pool(N) start"
+
+    def pool_initializer(self) -> tuple[Any, tuple]:
+        """(initializer, initargs) for every worker; (None, ()) for none."""
+        return None, ()
+
+    def setup(self) -> None:
+        initializer, initargs = self.pool_initializer()
+        self.pool = start_pool(self.cell.cores, initializer, initargs)
+
+    def teardown(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
 
 
 def sha256_hex(chunks) -> str:

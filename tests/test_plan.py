@@ -1,0 +1,93 @@
+"""The run plan: core counts under quotas and clusters, round-by-round order, durations, progress."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parbench import plan
+from parbench.plan import CellKey, Job, Machine, PlanError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_auto_counts_up_to_the_machine_and_includes_its_maximum():
+    assert plan.resolve_cores("auto", Machine(2)) == [1, 2]
+    assert plan.resolve_cores("auto", Machine(12)) == [1, 2, 4, 8, 12]
+    assert plan.resolve_cores("auto", Machine(128)) == list(plan.AUTO_CORES)
+
+
+def test_a_cpu_quota_caps_auto_and_refuses_explicit_counts_above_it():
+    quota = Machine(physical_cores=16, quota_cores=4)
+    assert plan.resolve_cores("auto", quota) == [1, 2, 4]
+    with pytest.raises(PlanError, match=r"cores \[8\] exceed the CPU quota.*4 CPUs.*--cpus.*--cpuset-cpus"):
+        plan.resolve_cores([1, 8], quota)
+    assert plan.resolve_cores([4, 1], quota) == [1, 4]
+
+
+def test_counts_above_the_machine_are_refused_unless_a_cluster_backend_takes_them():
+    with pytest.raises(PlanError, match=r"cores \[4\] exceed the physical cores.*\(2\)"):
+        plan.resolve_cores([1, 4], Machine(2))
+    with pytest.raises(PlanError, match=r"exceed node_cores \(8\)"):
+        plan.resolve_cores([16], Machine(8, source="node_cores"))
+    assert plan.resolve_cores([1, 64], Machine(2), cluster_backends=["ray"], ray_address="h:6379") == [1, 64]
+    cells = plan.plan_cells(["numerical"], ["serial", "ray"], [1, 64], Machine(2), ["ray"])
+    assert CellKey("numerical", "ray", 64) in cells and CellKey("numerical", "serial", 64) not in cells
+
+
+def test_rounds_run_round_by_round_each_in_its_own_seeded_shuffle():
+    cells = [CellKey(w, b, c) for w in ("numerical", "stateful") for b in ("serial", "ray") for c in (1, 2)]
+    order = plan.job_order(cells, rounds=3, seed=7)
+    assert [j.round for j in order] == [0] * 8 + [1] * 8 + [2] * 8
+    for r in range(3):
+        assert sorted(j.cell for j in order if j.round == r) == sorted(cells)
+    assert [j.cell for j in order[:8]] != [j.cell for j in order[8:16]]  # not the same shuffle every round
+    assert order == plan.job_order(cells, rounds=3, seed=7)
+    priority = plan.job_priorities(order)
+    assert all(priority[a] > priority[b] for a, b in zip(order, order[1:]))
+    assert plan.calibration_priority(order) > max(priority.values())
+
+
+def reference_cell(trial_1, trial_2, overhead=4.0):
+    return plan.ReferenceCell(sizes={"docs_per_core": 10, "words_per_doc": 10_000},
+                              trial_s={1: trial_1, 2: trial_2}, overhead_s={1: overhead, 2: overhead})
+
+
+def test_trial_time_grows_linearly_with_cores_under_weak_scaling():
+    serial = reference_cell(1.4, 2.9)  # twice the work on twice the cores, run serially
+    assert serial.trial_at(1) == 1.4 and serial.trial_at(2) == 2.9
+    assert serial.trial_at(48) == pytest.approx(2.9 + 1.5 * 46)
+    flat = reference_cell(1.6, 1.5)  # an ideal parallel backend: never extrapolated below its last value
+    assert flat.trial_at(48) == 1.5
+
+
+def test_estimate_sums_overhead_and_passes_per_round_and_scales_by_preset():
+    ref = {("stateful", "serial"): reference_cell(1.0, 2.0, overhead=3.0)}
+    order = plan.job_order([CellKey("stateful", "serial", 4)], rounds=2, seed=1)
+    paper = {"stateful": {"docs_per_core": 10, "words_per_doc": 10_000}}
+    est = plan.estimate(order, paper, trials=2, warmups=None, reference=ref)
+    assert est.total_s == pytest.approx(2 * (3.0 + 2 * 4.0))  # 2 rounds x (overhead + 2 trials of 4 s)
+    quarter = {"stateful": {"docs_per_core": 5, "words_per_doc": 5_000}}
+    assert plan.estimate(order, quarter, 2, None, ref).total_s == pytest.approx(2 * (3.0 + 2 * 1.0))
+    missing = plan.estimate(plan.job_order([CellKey("numerical", "ray", 1)], 1, 1), paper, 2, None, ref)
+    assert missing.unknown == ("numerical/ray",) and missing.total_s == 0
+
+
+def test_the_reference_records_give_an_estimate_for_every_default_cell():
+    reference = plan.load_reference((ROOT / "paper" / "reference" / "raw").glob("*/*/*/round*.json"))
+    for workload in ("numerical", "stateful", "expensive_init"):
+        for backend in ("serial", "multiprocessing", "ray", "multiprocessing_tuned"):
+            cell = reference[(workload, backend)]
+            assert set(cell.trial_s) >= {1, 2} and cell.trial_at(48) > 0
+
+
+def test_progress_line_counts_records_on_disk(tmp_path):
+    order = [Job(CellKey("numerical", "serial", c), 0) for c in (1, 2)]
+    est = plan.Estimate(70.0, {"numerical": 70.0}, {order[0]: 10.0, order[1]: 60.0}, ())
+    plan.write_plan(tmp_path / "plan.json", order, est, "raw/{workload}/{backend}/{cores}/round{round}.json")
+    assert json.loads((tmp_path / "plan.json").read_text())["jobs"][1]["estimate_s"] == 60.0
+    (tmp_path / "raw/numerical/serial/1").mkdir(parents=True)
+    (tmp_path / "raw/numerical/serial/1/round0.json").write_text("{}")
+    line = plan.progress_line(tmp_path / "plan.json", root=tmp_path)
+    assert line == "parbench: 1 of 2 cell rounds done, 1 left, about 60 s left"
+    assert plan.progress_line(tmp_path / "absent.json") is None
