@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import parbench
-from parbench.machine import Topology, CoreCountError, choose_cpus, read_topology
+from parbench.machine import CoreCountError, Topology, choose_cpus, read_topology
 
 
 def test_list_names_everything():

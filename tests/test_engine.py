@@ -11,8 +11,8 @@ import pytest
 from conftest import parbench
 from parbench.machine import read_topology
 from parbench.presets import get_preset
-from parbench.workloads.base import Cell
 from parbench.workloads import stateful
+from parbench.workloads.base import Cell
 
 WORKLOADS = ("numerical", "stateful", "expensive_init")
 BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")

@@ -9,13 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.image as mimage  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.colors as mcolors
+import matplotlib.image as mimage
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from parbench import figures  # noqa: E402
+from parbench import figures
 
 NAN = math.nan
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

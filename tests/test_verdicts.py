@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from parbench.analysis.quiet import QuietCheck, check
+from parbench.analysis.quiet import check
 from parbench.analysis.verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the run's plan file: print a progress line (cells done and left) on stdout at the end")
     run.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
 
-    prep = sub.add_parser("prepare", help="generate the synthetic MNIST set and train/save the model for expensive_init")
+    prep = sub.add_parser("prepare",
+                          help="generate the synthetic MNIST set and train/save the model for expensive_init")
     prep.add_argument("--resources", type=Path, default=DEFAULT_RESOURCES)
     prep.add_argument("--seed", type=int, default=2019)
 

@@ -156,7 +156,7 @@ class RaySession:
         if self.address:
             try:
                 info["node_probe"] = self.probe_nodes(self.cores)
-            except Exception as exc:  # a diagnostic; its failure must not fail the timed cell
+            except Exception as exc:  # noqa: BLE001 - a diagnostic; its failure must not fail the timed cell
                 info["node_probe"] = {"error": f"{type(exc).__name__}: {exc}"}
         return info
 
@@ -189,7 +189,7 @@ def _spilled_bytes() -> int | None:
         from ray._private.internal_api import memory_summary
 
         text = memory_summary(stats_only=True)
-    except Exception:  # the summary is a diagnostic; its absence must not fail a cell
+    except Exception:  # noqa: BLE001 - the summary is a diagnostic; its absence must not fail a cell
         return None
     match = re.search(r"Spilled\s+([\d.]+)\s+MiB", text)
     if match:

@@ -89,7 +89,7 @@ class Record:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Record":
+    def from_dict(cls, data: dict[str, Any]) -> Record:
         data = dict(data)
         data["trials"] = [Trial(**t) for t in data.get("trials", [])]
         if data.get("protocol") is not None:

@@ -121,7 +121,8 @@ def _fastest(summary: pd.DataFrame) -> list[dict]:
             best = cell.median_s.idxmin()
             out.append({
                 "workload": workload, "cores": int(cores),
-                "original": f"{original.median_s.idxmin()} ({fmt(original.median_s.min(), 3)} s)" if len(original) else "n/a",
+                "original": (f"{original.median_s.idxmin()} ({fmt(original.median_s.min(), 3)} s)"
+                             if len(original) else "n/a"),
                 "alternative": f"{alternatives.median_s.idxmin()} ({fmt(alternatives.median_s.min(), 3)} s)"
                                if len(alternatives) else "not run",
                 "overall": f"{best} ({fmt(cell.median_s.min(), 3)} s)",
@@ -138,7 +139,8 @@ def _protocols(records) -> list[dict]:
         seen.add((r.workload, r.backend))
         p = r.protocol
         out.append({"workload": r.workload, "backend": r.backend, "setup": p.setup_region, "timed": p.timed_region,
-                    "warmups": f"{p.warmups} ({p.warmup_policy})", "threads": "N" if p.worker_threads == r.cores and r.cores > 1 else str(p.worker_threads),
+                    "warmups": f"{p.warmups} ({p.warmup_policy})",
+                    "threads": "N" if p.worker_threads == r.cores and r.cores > 1 else str(p.worker_threads),
                     "start_method": p.start_method or "-", "pinning": p.pinning, "notes": " ".join(p.notes),
                     "before_trial": p.before_trial})
     return out

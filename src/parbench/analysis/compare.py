@@ -132,7 +132,8 @@ def render(run: Run, reference: Run) -> str:
         f"| workload | cores | backend | over | {run.name} | {reference.name} | agree | {run.name} CI holds "
         f"{reference.name} | {reference.name} CI holds {run.name} |",
         "|---|---|---|---|---|---|---|---|---|",
-        *[f"| {r.workload} | {r.cores} | {r.backend} | {r.baseline} | {_fmt(r.speedup_run, r.ci_low_run, r.ci_high_run)} "
+        *[f"| {r.workload} | {r.cores} | {r.backend} | {r.baseline} "
+          f"| {_fmt(r.speedup_run, r.ci_low_run, r.ci_high_run)} "
           f"| {_fmt(r.speedup_ref, r.ci_low_ref, r.ci_high_ref)} | {_yes(r.agree)} | {_yes(r.run_contains_ref)} "
           f"| {_yes(r.ref_contains_run)} |" for r in ratios.itertuples()],
         "",

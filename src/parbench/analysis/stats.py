@@ -81,7 +81,8 @@ def sample_cell(values, seed: int = DEFAULT_SEED, name: str = "") -> CellSample:
     pooled = np.concatenate(rounds) if rounds else np.array([])
     if pooled.size == 0:
         return CellSample(np.nan, np.array([]), "none (no trials)", 0, 0)
-    shape = f"{len(rounds)} round{'s' if len(rounds) != 1 else ''} x {'/'.join(sorted({str(len(r)) for r in rounds}))} trials"
+    trials = "/".join(sorted({str(len(r)) for r in rounds}))
+    shape = f"{len(rounds)} round{'s' if len(rounds) != 1 else ''} x {trials} trials"
     value = float(np.median(pooled))
     if pooled.size < MIN_N:
         return CellSample(value, np.array([]), f"none (fewer than {MIN_N} trials)", len(rounds), pooled.size)

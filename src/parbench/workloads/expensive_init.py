@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import START_METHOD, Backend, Cell, pool_map, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, pool_map, sha256_hex
 from .libraries import JoblibBackend
 
 NAME = "expensive_init"
@@ -141,7 +141,8 @@ class Serial(Backend):
     name = "serial"
     setup_region = "TensorFlow import, model and test-data load in the driver"
     timed_region = "10 rounds x N model.predict on the test set, one after another in the driver"
-    pinning = "driver pinned to the run's N CPUs; TensorFlow uses N threads on them (the original's serial was multi-threaded)"
+    pinning = ("driver pinned to the run's N CPUs; TensorFlow uses N threads on them (the original's serial was "
+               "multi-threaded)")
 
     def setup(self):
         configure_tensorflow(self.cell.cores)
@@ -169,16 +170,16 @@ def _evaluate_next_batch_reloading(args) -> np.ndarray:
     return model.predict(x_test, batch_size=batch, verbose=0)
 
 
-class Multiprocessing(Backend):
+class Multiprocessing(PoolBackend):
     name = "multiprocessing"
-    start_method = START_METHOD
     setup_region = "Pool(N) start; TensorFlow imported in each worker"
-    timed_region = "10 rounds of pool.map over N tasks; every task pins itself, loads the model and the test data, predicts"
+    timed_region = ("10 rounds of pool.map over N tasks; every task pins itself, loads the model and the test data, "
+                    "predicts")
     pinning = "each task pins its worker to CPU i (the original's cpu_affinity([i])), within the run's CPUs"
     notes = ("model and data are loaded 10 N times inside the timer, as in the original; Ray loads them before it",)
 
-    def setup(self):
-        self.pool = start_pool(self.cell.cores, _import_tensorflow)
+    def pool_initializer(self):
+        return _import_tensorflow, ()
 
     def trial(self):
         c, s = self.cell, self.cell.sizes
@@ -187,10 +188,6 @@ class Multiprocessing(Backend):
         for _ in range(s.rounds):
             results.extend(pool_map(self.pool, _evaluate_next_batch_reloading, tasks))
         return results
-
-    def teardown(self):
-        self.pool.terminate()
-        self.pool.join()
 
 
 # -------------------------------------------------------------------------------------- ray
@@ -212,19 +209,15 @@ class ModelActor:
         return self.model.predict(self.x_test, batch_size=self.batch, verbose=0)
 
 
-class Ray(Backend):
+class Ray(RayBackend):
     name = "ray"
     setup_region = "ray.init(num_cpus=N); N actors (num_cpus=1) created, each loading model and data; ping on all"
     timed_region = "10 rounds of ray.get([actor.evaluate_next_batch.remote() for each of N actors])"
     pinning = "each actor pins itself to CPU i (the original's cpu_affinity([i])), within the run's CPUs"
 
-    def setup(self):
+    def start(self):
         import ray
 
-        from ..ray_session import RaySession
-
-        self.session = RaySession(self.cell.cores, self.cell.ray_address)
-        self.session.start()
         c, s = self.cell, self.cell.sizes
         actor_class = ray.remote(num_cpus=1)(ModelActor)
         self.actors = [actor_class.remote(i, c.cpus, c.resources, s.test_images, s.predict_batch)
@@ -238,12 +231,6 @@ class Ray(Backend):
         for _ in range(self.cell.sizes.rounds):
             results.extend(ray.get([a.evaluate_next_batch.remote() for a in self.actors]))
         return results
-
-    def diagnostics(self):
-        return self.session.diagnostics()
-
-    def teardown(self):
-        self.session.stop()
 
 
 # ------------------------------------------------------------------ multiprocessing_tuned
@@ -266,17 +253,16 @@ def _evaluate_next_batch_loaded(batch: int) -> np.ndarray:
     return _worker_model.predict(_worker_x_test, batch_size=batch, verbose=0)
 
 
-class MultiprocessingTuned(Backend):
+class MultiprocessingTuned(PoolBackend):
     name = "multiprocessing_tuned"
-    start_method = START_METHOD
     setup_region = "Pool(N, initializer=load model and data, pin) start; waits until every worker has loaded"
     timed_region = "10 rounds of pool.map over N tasks, each predicting with its worker's loaded model"
     pinning = "each worker pins itself to one CPU of the run in its initializer"
     notes = ("the post's own remedy, Pool(initializer=...), which its baseline did not use",)
 
-    def setup(self):
+    def pool_initializer(self):
         c, s = self.cell, self.cell.sizes
-        self.pool = start_pool(c.cores, _load_once, (c.cpus, c.resources, s.test_images))
+        return _load_once, (c.cpus, c.resources, s.test_images)
 
     def trial(self):
         s = self.cell.sizes
@@ -284,10 +270,6 @@ class MultiprocessingTuned(Backend):
         for _ in range(s.rounds):
             results.extend(pool_map(self.pool, _evaluate_next_batch_loaded, [s.predict_batch] * self.cell.cores))
         return results
-
-    def teardown(self):
-        self.pool.terminate()
-        self.pool.join()
 
 
 # ======================================== beyond the original: the libraries people would pick instead
@@ -340,7 +322,8 @@ class Joblib(JoblibBackend):
         c, s = self.cell, self.cell.sizes
         results = []
         for _ in range(s.rounds):
-            results.extend(self.parallel(delayed(_predict_with_cached_model)(c.resources, s.test_images, s.predict_batch)
+            predict = delayed(_predict_with_cached_model)
+            results.extend(self.parallel(predict(c.resources, s.test_images, s.predict_batch)
                                          for _ in range(c.cores)))
         return results
 
@@ -348,7 +331,8 @@ class Joblib(JoblibBackend):
 class ConcurrentFutures(Backend):
     name = "concurrent_futures"
     start_method = START_METHOD
-    setup_region = "ProcessPoolExecutor(N, initializer=load model and data, pin) started; waits until every worker has loaded"
+    setup_region = ("ProcessPoolExecutor(N, initializer=load model and data, pin) started; waits until every worker "
+                    "has loaded")
     timed_region = "10 rounds of executor.map over N tasks, each predicting with its worker's loaded model"
     pinning = "each worker pins itself to one CPU of the run in its initializer"
     notes = ("the documented initializer= of ProcessPoolExecutor; the same worker code as multiprocessing_tuned",)
@@ -377,7 +361,8 @@ class Dask(Backend):
     start_method = "spawn"
     setup_region = ("LocalCluster(n_workers=N, threads_per_worker=1) and Client started; client.run loads "
                     "model and data into every worker's module-level cache")
-    timed_region = "10 rounds of client.gather(N client.submit(predict, pure=False)), each using its worker's cached model"
+    timed_region = ("10 rounds of client.gather(N client.submit(predict, pure=False)), each using its worker's "
+                    "cached model")
     pinning = CACHE_PINNING
     notes = ("the model is loaded once per worker by client.run in setup (a WorkerPlugin would do the same); "
              "the scheduler picks the worker of each task",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from .base import START_METHOD, Backend, Cell, mp_context, pool_map, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, mp_context, pool_map, sha256_hex, start_pool
 from .libraries import JoblibBackend
 
 NAME = "numerical"
@@ -60,42 +60,28 @@ def _convolve_args(args: tuple[np.ndarray, np.ndarray, int]) -> np.ndarray:
     return convolve(*args)
 
 
-class Multiprocessing(Backend):
+class Multiprocessing(PoolBackend):
     name = "multiprocessing"
-    start_method = START_METHOD
-    setup_region = "Pool(N) start"
     timed_region = "pool.map over N (image, filter) pairs: the image is pickled into every task"
     notes = ("as the original: N copies of the 72 MB image go through pipes per pass",)
 
-    def setup(self):
-        self.pool = start_pool(self.cell.cores)
-
     def trial(self):
         n, stride = self.cell.cores, self.cell.sizes.stride
-        return pool_map(self.pool, _convolve_args, zip(n * [self.inputs["image"]], self.inputs["filters"], n * [stride]))
-
-    def teardown(self):
-        self.pool.terminate()
-        self.pool.join()
+        tasks = zip(n * [self.inputs["image"]], self.inputs["filters"], n * [stride])
+        return pool_map(self.pool, _convolve_args, tasks)
 
 
 # -------------------------------------------------------------------------------------- ray
 
 
-class Ray(Backend):
+class Ray(RayBackend):
     name = "ray"
-    setup_region = "ray.init(num_cpus=N)"
     timed_region = "ray.put(image) once, N tasks that take the object ref, ray.get of all results"
     original_warmups = 5  # "to warm up the Ray object store"; the post gave the others none
-    pinning = "process tree (raylet and workers) pinned to the run's CPUs"
 
-    def setup(self):
+    def start(self):
         import ray
 
-        from ..ray_session import RaySession
-
-        self.session = RaySession(self.cell.cores, self.cell.ray_address)
-        self.session.start()
         self.remote_convolve = ray.remote(convolve)
 
     def trial(self):
@@ -104,12 +90,6 @@ class Ray(Backend):
         image_ref = ray.put(self.inputs["image"])
         stride = self.cell.sizes.stride
         return ray.get([self.remote_convolve.remote(image_ref, f, stride) for f in self.inputs["filters"]])
-
-    def diagnostics(self):
-        return self.session.diagnostics()
-
-    def teardown(self):
-        self.session.stop()
 
 
 # ------------------------------------------------------------------ multiprocessing_tuned

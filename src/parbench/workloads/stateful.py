@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from .base import START_METHOD, Backend, Cell, RayBackend, mp_context, pool_map, sha256_hex, start_pool
+from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, mp_context, pool_map, sha256_hex
 from .libraries import JoblibBackend
 
 NAME = "stateful"
@@ -120,24 +120,15 @@ def pool_map_rounds(map_fn, cell: Cell, seed: int) -> tuple[set[bytes], int]:
     return set().union(*popular), processed
 
 
-class Multiprocessing(Backend):
+class Multiprocessing(PoolBackend):
     name = "multiprocessing"
-    start_method = START_METHOD
-    setup_region = "Pool(N) start"
     timed_region = ("10 rounds: driver generates N documents, pool.map(accumulate_prefixes, "
                     "zip(counts, popular, documents)) sends every state in and back out")
     notes = ("faithful to the original's bug: the state lists have 4 entries, so above 4 cores a "
              "round processes only 4 of its N documents (see work_done)",)
 
-    def setup(self):
-        self.pool = start_pool(self.cell.cores)
-
     def trial(self):
         return pool_map_rounds(lambda f, it: pool_map(self.pool, f, it), self.cell, self.inputs["seed"])
-
-    def teardown(self):
-        self.pool.terminate()
-        self.pool.join()
 
 
 # -------------------------------------------------------------------------------------- ray

@@ -1,0 +1,42 @@
+"""One source of truth: the schema, the docs and the claims file agree with the code's catalog."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from parbench.analysis.verdicts import EVALUATORS
+from parbench.catalog import BACKEND_ORDER, WORKLOAD_ORDER
+from parbench.workloads import WORKLOADS
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+def test_the_schema_allows_exactly_the_catalogs_names():
+    props = SCHEMA["properties"]
+    assert tuple(props["workloads"]["items"]["enum"]) == WORKLOAD_ORDER
+    assert tuple(props["backends"]["items"]["enum"]) == BACKEND_ORDER
+
+
+def test_every_catalog_backend_exists_in_every_workload_and_nothing_else():
+    assert tuple(WORKLOADS) == WORKLOAD_ORDER
+    for module in WORKLOADS.values():
+        assert tuple(module.BACKENDS) == BACKEND_ORDER, module.NAME
+
+
+def test_config_readme_lists_every_key_and_every_allowed_value():
+    readme = (ROOT / "config" / "README.md").read_text()
+    keys = re.findall(r"^- `(\w+)`:", readme, re.M)
+    assert keys == list(SCHEMA["properties"]), "config/README.md lists other keys than the schema"
+    for key in ("preset", "workloads", "backends"):
+        spec = SCHEMA["properties"][key]
+        allowed = spec.get("enum") or spec["items"]["enum"]
+        line = next(block for block in readme.split("\n- ") if block.startswith(f"`{key}`"))
+        assert re.findall(r"`(\w+)`", line)[1:] == list(allowed), key
+
+
+def test_the_claims_file_documents_exactly_the_claim_kinds_the_code_judges():
+    text = (ROOT / "paper" / "claims.yaml").read_text()
+    documented = re.findall(r"^#   (\w+)\s{2,}", text, re.M)
+    assert documented == list(EVALUATORS)
