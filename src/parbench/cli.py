@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--verdicts", type=Path, required=True, help="verdicts.json written by `parbench verdicts`")
     rep.add_argument("--out", type=Path, required=True)
 
+    rdm = sub.add_parser("readme", help="rewrite the README's reference section from the reference run's tables")
+    rdm.add_argument("--tables", type=Path, default=Path("results/reference"),
+                     help="folder of the aggregated reference run (snakemake --cores all reference_report)")
+    rdm.add_argument("--readme", type=Path, default=Path("README.md"))
+    rdm.add_argument("--check", action="store_true", help="only check that the section is current (exit 1 if not)")
+
     chk = sub.add_parser("check", help="exit 1, naming them, when any cell of the run failed")
     chk.add_argument("--summary", type=Path, required=True, help="summary.csv written by `parbench aggregate`")
     chk.add_argument("--out", type=Path, required=True, help="status file, written only when every cell succeeded")
@@ -375,6 +381,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_readme(args: argparse.Namespace) -> int:
+    from .readme import ReadmeError, update
+
+    try:
+        current = update(args.readme, args.tables, check=args.check)
+    except ReadmeError as exc:
+        print(f"parbench readme: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        raise UsageError(f"{exc}; render the reference first: snakemake --cores all reference_report") from None
+    print(f"{args.readme}: reference section {'current' if current else 'rewritten'}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -395,7 +415,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
             "aggregate": cmd_aggregate, "verdicts": cmd_verdicts, "compare": cmd_compare, "figures": cmd_figures,
-            "report": cmd_report, "check": cmd_check}
+            "report": cmd_report, "readme": cmd_readme, "check": cmd_check}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ class MemorySampler:
     @staticmethod
     def _shm_used() -> int:
         shm = shm_status()
-        if shm["total_bytes"] is None:
+        if shm["total_bytes"] is None or shm["free_bytes"] is None:
             return 0
         return shm["total_bytes"] - shm["free_bytes"]
 
@@ -223,7 +223,7 @@ def _compare_protocols(backend, workload, record: Record, passes: int, log, labe
     """A few passes under the backend's other protocol, after the trials, for the report's comparison."""
     other = record.protocol.variant != "alternative"
     backend.use_alternative(other)
-    comparison = {"protocol": backend.alternative_protocol if other else "the original protocol",
+    comparison: dict[str, Any] = {"protocol": backend.alternative_protocol if other else "the original protocol",
                   "variant": "alternative" if other else "original", "seconds": [], "before_trial_seconds": []}
     for _ in range(passes):
         _, before = _timed(backend.before_trial)

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TypedDict
 
 import psutil
 
@@ -115,7 +116,13 @@ def pin_process(cpus: list[int]) -> None:
     os.sched_setaffinity(0, cpus)
 
 
-def shm_status(path: str = "/dev/shm") -> dict[str, int | str | None]:
+class ShmStatus(TypedDict):
+    path: str
+    total_bytes: int | None
+    free_bytes: int | None
+
+
+def shm_status(path: str = "/dev/shm") -> ShmStatus:
     try:
         st = os.statvfs(path)
     except OSError:

@@ -96,7 +96,7 @@ class RaySession:
             in_shm = False if fallback else None
         else:
             # Ray's own rule: the store goes to disk when /dev/shm has less free space than the store.
-            in_shm = not fallback and (free is None or free >= store)
+            in_shm = not fallback and (free is None or store is None or free >= store)
         alive = alive_nodes()
         self.info = {
             "mode": "cluster" if self.address else "local",

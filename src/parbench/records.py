@@ -59,7 +59,7 @@ class Record:
     sizes: dict[str, int]
     status: str  # "ok" or "failed"
     error: str | None
-    protocol: Protocol | None
+    protocol: Protocol
     setup_seconds: float | None
     teardown_seconds: float | None
     warmup_seconds: list[float]

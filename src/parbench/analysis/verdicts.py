@@ -174,7 +174,7 @@ def _speedup(claim, tables: Tables, tol: float) -> ClaimVerdict:
     at = rows[rows.cores == claim["cores"]]
     row = (at if len(at) else rows[rows.cores == rows.cores.max()]).iloc[0]
     measured = f"{_with_ci(row.speedup, row.ci_low, row.ci_high)} at {int(row.cores)} cores"
-    numbers = dict(value=float(row.speedup), ci_low=float(row.ci_low), ci_high=float(row.ci_high),
+    numbers: dict[str, Any] = dict(value=float(row.speedup), ci_low=float(row.ci_low), ci_high=float(row.ci_high),
                    cores=int(row.cores), depends_on_cores=[int(row.cores)])
     if not len(at):
         return ClaimVerdict(**base, measured=measured, verdict=NOT_TESTABLE, **numbers, explanation=(
@@ -207,7 +207,7 @@ def _range(claim, tables: Tables, tol: float) -> ClaimVerdict:
     per_workload = "; ".join(f"{w} {_with_ci(at.loc[w, 'speedup'], at.loc[w, 'ci_low'], at.loc[w, 'ci_high'])}"
                              for w in present)
     measured = f"{_fmt(min(values))}-{_fmt(max(values))}x at {cores} cores ({per_workload})"
-    numbers = dict(value=min(values), ci_low=None, ci_high=None, cores=cores, depends_on_cores=[cores])
+    numbers: dict[str, Any] = dict(value=min(values), ci_low=None, ci_high=None, cores=cores, depends_on_cores=[cores])
     if cores != claim["cores"] or len(present) < len(WORKLOAD_ORDER):
         why = (f"the claim is at {claim['cores']} cores and this run's largest core count is {cores}."
                if cores != claim["cores"] else f"only {', '.join(present)} measured at {cores} cores.")
@@ -236,7 +236,7 @@ def _not_faster(claim, tables: Tables, tol: float) -> ClaimVerdict:
     faster = [int(r.cores) for r in rows.itertuples() if _lower(r) > 1 + tol]
     tested = sorted(int(c) for c in rows.cores.unique())
     worst = rows.loc[rows.speedup.idxmax()]
-    numbers = dict(value=float(worst.speedup), ci_low=float(worst.ci_low), ci_high=float(worst.ci_high),
+    numbers: dict[str, Any] = dict(value=float(worst.speedup), ci_low=float(worst.ci_low), ci_high=float(worst.ci_high),
                    cores=int(worst.cores), depends_on_cores=tested)
     if faster:
         return ClaimVerdict(**base, measured=measured, verdict=NOT_REPRODUCED, **numbers, explanation=(

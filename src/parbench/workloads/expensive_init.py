@@ -54,7 +54,8 @@ def prepare(resources: Path, seed: int = 2019) -> dict:
 
     resources.mkdir(parents=True, exist_ok=True)
     data = synthetic_mnist(seed)
-    np.savez_compressed(resources / DATA_FILE, **data)
+    np.savez_compressed(resources / DATA_FILE, x_train=data["x_train"], y_train=data["y_train"],
+                        x_test=data["x_test"], y_test=data["y_test"])
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
@@ -250,6 +251,8 @@ def _load_once(cpus, resources, test_images) -> None:
 
 
 def _evaluate_next_batch_loaded(batch: int) -> np.ndarray:
+    if _worker_model is None:
+        raise RuntimeError("predict called in a worker whose initializer did not load the model")
     return _worker_model.predict(_worker_x_test, batch_size=batch, verbose=0)
 
 

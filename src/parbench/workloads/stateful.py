@@ -107,8 +107,8 @@ def pool_map_rounds(map_fn, cell: Cell, seed: int) -> tuple[set[bytes], int]:
     """
     sizes, n = cell.sizes, cell.cores
     docs = document_stream(cell, seed)
-    counts = [defaultdict(int) for _ in range(sizes.mp_state_slots)]
-    popular = [set() for _ in range(sizes.mp_state_slots)]
+    counts: list[dict[bytes, int]] = [defaultdict(int) for _ in range(sizes.mp_state_slots)]
+    popular: list[set[bytes]] = [set() for _ in range(sizes.mp_state_slots)]
     processed = 0
     for _ in range(sizes.docs_per_core):
         documents = [next(docs) for _ in range(n)]
@@ -182,12 +182,18 @@ def _reset_state(threshold: int) -> None:
     _worker_state = StreamingPrefixCount(threshold)
 
 
+def _state() -> StreamingPrefixCount:
+    if _worker_state is None:
+        raise RuntimeError("a worker's state was used before _reset_state ran in it")
+    return _worker_state
+
+
 def _add_document(document: list[bytes]) -> None:
-    _worker_state.add_document(document)
+    _state().add_document(document)
 
 
 def _get_popular() -> set[bytes]:
-    return _worker_state.get_popular()
+    return _state().get_popular()
 
 
 class MultiprocessingTuned(Backend):
