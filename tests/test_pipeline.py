@@ -13,7 +13,7 @@ from parbench.analysis.verdicts import VERDICTS
 from parbench.machine import read_topology
 
 
-def snakemake(project, *args, timeout=900):
+def snakemake(project, *args, timeout=1800):
     return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
                           timeout=timeout, env=snakemake_env())
 

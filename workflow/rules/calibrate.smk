@@ -15,5 +15,8 @@ rule calibrate:
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,
+    params:
+        seconds=config["calibration_seconds"],
     shell:
-        "parbench calibrate --cores {wildcards.cores} --point {wildcards.point} --out {output} 2> {log}"
+        "parbench calibrate --cores {wildcards.cores} --point {wildcards.point}"
+        " --seconds {params.seconds} --out {output} 2> {log}"
