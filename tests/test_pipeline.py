@@ -44,7 +44,7 @@ def test_the_run_announces_its_plan(smoke_run):
     _, result = smoke_run
     assert re.search(r"parbench: 24 cells \(3 workloads x 4 backends x cores \[1, 2\]\) x 2 rounds of 2 trials",
                      result.stderr)
-    assert re.search(r"Estimated duration \d+ (s|min) \(numerical", result.stderr)
+    assert re.search(r"Estimated duration \d+ (s|min) \((numerical|stateful|expensive_init) \d+", result.stderr)
     # One progress line per finished cell round, on the console.
     assert re.search(r"parbench: \d+ of 48 cell rounds done, \d+ left", result.stdout)
 
