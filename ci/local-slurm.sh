@@ -35,9 +35,11 @@ print(*(s.getsockname()[1] for s in socks))
 EOF
 }
 
-stop_pidfile() {  # TERM the daemon in pid file $1, KILL it after 10 s
+stop_pidfile() {  # TERM the daemon $2 whose pid is in file $1, KILL it after 10 s
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 0
+    # A pid file left behind may name a pid reused by another program: leave that one alone.
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 0
     kill "$pid" 2>/dev/null || return 0
     for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
@@ -52,6 +54,13 @@ start() {
     done
     if [ -e "$CONF" ] && ! grep -qxF "$MARK" "$CONF"; then
         forbidden "$CONF exists and was not written by this script (a real SLURM installation?); not touching it."
+    fi
+    if [ -e "$CONF" ]; then  # ours: is the cluster it describes still running (another test run)?
+        local other
+        other=$(sed -n 's/^SlurmctldPidFile=//p' "$CONF")
+        if [ -n "$other" ] && kill -0 "$(cat "$other" 2>/dev/null || echo 0)" 2>/dev/null; then
+            forbidden "another local SLURM cluster is running (state in $(dirname "$other")); stop it first."
+        fi
     fi
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -113,9 +122,15 @@ EOF
     die "the SLURM node did not become idle within $START_TIMEOUT_S s (state: ${state:-none}; see $dir/slurmctld.log and $dir/slurmd.log)."
 }
 
+describes() {  # does $CONF describe the cluster whose state is in DIR $1?
+    [ -e "$CONF" ] && grep -qxF "$MARK" "$CONF" && grep -qxF "StateSaveLocation=$1/state" "$CONF"
+}
+
 stop() {
     local dir=$1
-    if [ -e "$CONF" ] && grep -qxF "$MARK" "$CONF"; then
+    [ -d "$dir" ] || return 0
+    dir=$(cd "$dir" && pwd)
+    if describes "$dir"; then
         # Cancel what is left so that no job step outlives the cluster, then wait for the steps.
         scancel --partition "$PARTITION" 2>/dev/null || true
         for _ in $(seq 60); do
@@ -123,10 +138,10 @@ stop() {
             sleep 0.5
         done
     fi
-    stop_pidfile "$dir/slurmd.pid"
-    stop_pidfile "$dir/slurmctld.pid"
-    stop_pidfile "$dir/munge/munged.pid"
-    if [ -e "$CONF" ] && grep -qxF "$MARK" "$CONF"; then rm -f "$CONF"; fi
+    stop_pidfile "$dir/slurmd.pid" slurmd
+    stop_pidfile "$dir/slurmctld.pid" slurmctld
+    stop_pidfile "$dir/munge/munged.pid" munged
+    if describes "$dir"; then rm -f "$CONF"; fi
 }
 
 case "${1:-}" in
