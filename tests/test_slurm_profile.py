@@ -1,6 +1,7 @@
 """The SLURM profile parses, plans and lints without a SLURM cluster (nothing is submitted).
 
 Needs snakemake-executor-plugin-slurm; skipped without it. A dry run never calls sbatch.
+tests/test_slurm_cluster.py runs the profile on a real one-machine cluster.
 """
 
 import importlib.util
@@ -30,15 +31,18 @@ def project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("slurm-project"))
 
 
-def test_every_timing_job_gets_an_exclusive_node_and_no_bench_slot():
+def test_every_whole_node_job_gets_an_exclusive_node_and_no_bench_slot():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
     assert "resources" not in profile and "cores" not in profile  # no bench_slot, no local cores
-    for rule in ("bench", "calibrate"):
+    for rule in ("bench", "calibrate", "environment", "prepare"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_extra"] == "'--exclusive'"
+        # Sized to the node inside the job, never a fixed count a smaller node cannot give.
         assert "SLURM_CPUS_ON_NODE" in resources["cpus_per_task"]
-        assert rule in profile["set-threads"]
+        assert resources["mem_mb"] == 0  # no --mem: the site's default, the whole node where unset
+    for rule in ("bench", "calibrate", "prepare"):
+        assert "SLURM_CPUS_ON_NODE" in profile["set-threads"][rule]
 
 
 def test_dry_run_plans_every_cell_with_slurm_resources(project):
@@ -57,7 +61,7 @@ def test_dry_run_plans_every_cell_with_slurm_resources(project):
     assert bench
     for block in bench:
         assert "slurm_extra=--exclusive" in block and "cpus_per_task=48" in block, block
-        assert "slurm_partition=testpartition" in block
+        assert "slurm_partition=testpartition" in block and "mem_mb=0" in block, block
 
 
 def test_lint_passes_with_the_slurm_profile(project):

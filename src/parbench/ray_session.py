@@ -128,26 +128,30 @@ class RaySession:
         import ray
 
         @ray.remote(num_cpus=1)
-        def where(hold: float) -> str:
+        def where(hold: float) -> tuple[str, str]:
             import time
 
             import ray
 
             time.sleep(hold)
-            return ray.get_runtime_context().get_node_id()
+            return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
 
         start = time.perf_counter()
-        ids = ray.get([where.remote(hold_s) for _ in range(n_tasks)])
+        placements = ray.get([where.remote(hold_s) for _ in range(n_tasks)])
         per_node: dict[str, int] = {}
-        for node_id in ids:
+        per_address: dict[str, int] = {}
+        for node_id, address in placements:
             key = node_id[:NODE_ID_PREFIX]
             per_node[key] = per_node.get(key, 0) + 1
+            per_address[address] = per_address.get(address, 0) + 1
         return {
             "tasks": n_tasks,
             "hold_s": hold_s,
             "seconds": round(time.perf_counter() - start, 3),
             "distinct_nodes": len(per_node),
             "tasks_per_node": dict(sorted(per_node.items())),
+            # The address each task's node has (Ray's node IP): two hosts show two addresses.
+            "tasks_per_address": dict(sorted(per_address.items())),
         }
 
     def diagnostics(self) -> dict[str, Any]:
