@@ -102,7 +102,9 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 def slurm_run(slurm_cluster, tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("slurm-run"))
     cores = node_cores()
-    config = ("--config", f"node_cores={cores}")
+    # A slice of the smoke configuration: enough to send every kind of job through sbatch (cells,
+    # calibration points, aggregation, report) without paying Snakemake's start-up per job 50 times.
+    config = ("--config", f"node_cores={cores}", "rounds=1", "workloads=[numerical]", "backends=[serial,ray]")
     plan = snakemake(project, "-n", *config, timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout + plan.stderr)
