@@ -67,6 +67,27 @@ def _cell_digest(record: Record) -> str | None:
     return digests.pop() if len(digests) == 1 else "inconsistent"
 
 
+def dev_shm_fallback(facts: dict | None) -> str:
+    """What of a cell had to live outside /dev/shm because /dev/shm lacked room ("" if nothing).
+
+    Each library has its own rule: Ray puts its object store on disk, joblib memmaps into the
+    temp folder unless /dev/shm has 2 GB free, multiprocessing's heap arena (RawArray) goes to the
+    temp folder when /dev/shm cannot hold it. The cell still runs; its timing may include disk I/O.
+    """
+    facts = facts or {}
+    if facts.get("object_store_in_shm") is False:
+        return "Ray's object store was on disk"
+    if (facts.get("memmap_in_dev_shm") is False and facts.get("memmap_folder_created")
+            and not facts.get("joblib_temp_folder_env")):
+        return (f"joblib memmapped its arrays into {facts.get('memmap_folder')} (it uses /dev/shm only "
+                f"with more than 2 GB free there)")
+    shared = facts.get("shared_memory") or {}
+    if shared.get("in_dev_shm") is False and str(shared.get("kind", "")).startswith("file mapping"):
+        return (f"its shared array was a file in {shared.get('folder')} ({shared.get('filesystem')}), "
+                f"not in /dev/shm")
+    return ""
+
+
 def summary_frame(records: list[Record], seed: int = DEFAULT_SEED) -> pd.DataFrame:
     rows = []
     for r in records:
@@ -92,6 +113,7 @@ def summary_frame(records: list[Record], seed: int = DEFAULT_SEED) -> pd.DataFra
             "object_store_in_shm": ray.get("object_store_in_shm", np.nan) if ray else np.nan,
             "spilled_bytes": ray.get("spilled_bytes", np.nan) if ray else np.nan,
             "ray_mode": ray.get("mode", "") if ray else "",
+            "shm_fallback": dev_shm_fallback(r.backend_facts),
             "worker_threads": r.protocol.worker_threads if r.protocol else np.nan,
             "pinned_cpus": " ".join(map(str, r.pinned_cpus)),
         })
