@@ -30,8 +30,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless; must precede the pyplot import
 
 import matplotlib.colors as mcolors  # noqa: E402
-import numpy as np  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
