@@ -79,8 +79,8 @@ def end_hint(results: Path, mounts: Sequence[Mount], hostname: str | None, repor
         return f"the results are in the folder mounted at {IMAGE_RESULTS} ({written})"
     return (f"the results ({written}) are in {IMAGE_RESULTS} inside this container only. Copy them out "
             f"now: {copy_out_command(hostname)} (the container's id begins with its hostname, "
-            f"{hostname}, unless --hostname was given; `docker ps -a` lists it; a container started with "
-            f"--rm is already gone: rerun with {VOLUME_FLAG})")
+            f"{hostname}, unless --hostname was given; `docker ps -a` lists it). A container started with "
+            f"--rm is removed as it exits: then rerun with {VOLUME_FLAG}")
 
 
 # ----------------------------------------------------------------------------------- HTML report
