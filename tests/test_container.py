@@ -215,6 +215,8 @@ def test_docker_stop_reaches_snakemake_once(fake):
     proc.send_signal(signal.SIGTERM)  # what docker stop sends to the container's first process
     assert proc.wait(timeout=30) == 143
     assert (fake / "signals").read_text().split() == ["TERM"]
+    assert calls(fake) == ["--cores all"]  # stopping: no HTML report afterwards
+    assert not (fake / "project/results/report.html").exists()
 
 
 def _ctrl_c_in_a_terminal(fake, extra_env=None) -> int:

@@ -12,7 +12,8 @@ execs it. For `snakemake` it
 - passes signals on to snakemake once (a terminal's Ctrl-C already reaches the whole foreground
   process group) and, as PID 1 without `docker run --init`, reaps the orphans Ray and
   multiprocessing leave behind.
-The exit status is snakemake's; a run that succeeded but whose HTML report failed exits 1.
+The exit status is snakemake's; a run that succeeded but whose HTML report failed exits 1. A run
+stopped by a signal (docker stop, Ctrl-C) gets no HTML report: it should end promptly.
 """
 
 from __future__ import annotations
@@ -126,8 +127,17 @@ def forwards(si_code: int) -> bool:
     return si_code != SI_KERNEL
 
 
-def run_child(argv: Sequence[str]) -> int:
-    """Run `argv` to its end and return its exit status, passing signals on and reaping orphans."""
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    status: int
+    stop_requested: bool  # a signal asked the run to stop (docker stop, Ctrl-C)
+
+
+def run_child(argv: Sequence[str]) -> ChildResult:
+    """Run `argv` to its end, passing signals on and reaping orphans."""
     waited = {signal.SIGCHLD, *FORWARDED_SIGNALS}
     # Blocked before the child exists, so that neither its exit nor a signal can slip past
     # sigwaitinfo; the child starts with nothing blocked.
@@ -137,16 +147,18 @@ def run_child(argv: Sequence[str]) -> int:
             pid = os.posix_spawnp(argv[0], list(argv), os.environ, setsigmask=())
         except FileNotFoundError:
             log(f"command not found: {argv[0]}")
-            return 127
+            return ChildResult(127, False)
+        stop_requested = False
         while True:
             info = signal.sigwaitinfo(waited)
             if info.si_signo != signal.SIGCHLD:
+                stop_requested |= info.si_signo in STOP_SIGNALS
                 if forwards(info.si_code):
                     os.kill(pid, info.si_signo)
                 continue
             status = _reap(pid)
             if status is not None:
-                return status
+                return ChildResult(status, stop_requested)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
@@ -178,14 +190,17 @@ def run_snakemake(argv: Sequence[str], results: Path = Path("results"),
     if real_run and (hint := start_hint(results, mounts, hostname)):
         log(hint)
 
-    status = run_child(argv)
+    run = run_child(argv)
+    status = run.status
     if not real_run:
         return status
 
     paths = report_paths(args)
-    if html_report_due(paths):
+    if run.stop_requested:
+        log("the run was asked to stop: no HTML report")
+    elif html_report_due(paths):
         log(f"writing Snakemake's HTML report: {paths.html}")
-        report_status = run_child([argv[0], *args, "--report", str(paths.html)])
+        report_status = run_child([argv[0], *args, "--report", str(paths.html)]).status
         if report_status != 0:
             log(f"the HTML report failed (exit status {report_status}); the markdown report {paths.markdown} "
                 f"is complete")
