@@ -5,6 +5,8 @@
 #   docker run --rm --init --shm-size=3g --user "$(id -u):$(id -g)" \
 #       -v "$PWD/results:/artifact/results" artifact                  # full pipeline (CMD)
 #   docker run ... artifact snakemake --cores all --configfile config/smoke.yaml
+#   docker run artifact snakemake --cores all      # also works: results stay in the container,
+#                                                  # the run says how to copy them out
 #
 # Base image. The default is the official python:3.11-slim-bookworm pinned by digest. The digest
 # is the one Docker Hub served for that tag on 2024-04-25 (Python 3.11.9, Debian 12.5), as shown
@@ -89,4 +91,8 @@ LABEL org.opencontainers.image.title="parbench" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
+# The entrypoint runs any command as given; for `snakemake` it also says how to get results/ out of
+# the container when it is not mounted, and writes Snakemake's HTML report after the run (it needs
+# .snakemake/, which stays in the container). See src/parbench/container.py.
+ENTRYPOINT ["parbench-entrypoint"]
 CMD ["snakemake", "--cores", "all"]

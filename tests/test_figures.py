@@ -33,11 +33,11 @@ def _median(w: str, b: str, c: int) -> float:
     return BASE[w] if b == "serial" else BASE[w] * FACTOR[b] / c
 
 
-def make_tables(workloads=WORKLOADS, backends=BACKENDS):
+def make_tables(workloads=WORKLOADS, backends=BACKENDS, cores=CORES):
     timings, summary, speedups = [], [], []
     for w in workloads:
         for b in backends:
-            for c in CORES:
+            for c in cores:
                 m = _median(w, b, c)
                 failed = (w, b, c) == FAILED_CELL
                 nan_ci = (w, b, c) == NAN_CI_CELL
@@ -139,7 +139,7 @@ def test_labels_and_titles():
     assert figures.backend_label("multiprocessing") == "multiprocessing (original)"
     assert figures.backend_label("ray") == "Ray"
     assert figures.backend_label("multiprocessing_tuned") == "multiprocessing (tuned)"
-    assert figures.backend_label("dask") == "dask (alternative)"
+    assert figures.backend_label("dask") == "Dask (alternative)"
     assert figures.backend_hatch("dask") and figures.backend_hatch("ray") is None
     assert figures.workload_title("numerical") == "Numerical data (B1)"
     assert figures.workload_title("stateful") == "Stateful computation (B2)"
@@ -221,8 +221,8 @@ def test_absent_backend_not_in_legend(tables):
 
 
 def test_speedup_uses_serial_baseline_only(tables):
-    _, _, speedups, calibration = tables
-    fig = figures.speedup_figure(speedups, calibration)
+    _, summary, speedups, calibration = tables
+    fig = figures.speedup_figure(speedups, calibration, summary=summary)
     try:
         assert len(fig.axes) == 3
         assert fig.axes[0].get_ylabel() == "speedup over serial Python (x)"
@@ -243,3 +243,108 @@ def test_missing_column_is_reported(tables, tmp_path):
     with pytest.raises(ValueError, match="median_s"):
         figures.render_all(timings, summary.drop(columns=["median_s"]), speedups, calibration,
                            tmp_path)
+
+
+# ------------------------------------------------------------------ log2 axis and status marks
+
+DOUBLING = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def test_speedup_cores_are_on_a_log2_axis_whose_labels_do_not_overlap():
+    _, _, speedups, _ = make_tables(workloads=("numerical",), cores=DOUBLING)
+    calibration = pd.DataFrame({"cores": list(DOUBLING), "ceiling": [0.9 * c for c in DOUBLING]})
+    fig = figures.speedup_figure(speedups, calibration)
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+        assert list(ax.get_xticks()) == list(DOUBLING)
+        assert [t.get_text() for t in ax.get_xticklabels()] == [str(c) for c in DOUBLING]
+        assert len(ax.xaxis.get_minorticklocs()) == 0
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in ax.get_xticklabels()]
+        gaps = [right.x0 - left.x1 for left, right in zip(boxes, boxes[1:])]
+        assert min(gaps) > 0, gaps  # on a linear axis 1, 2 and 4 overlap
+        # equal steps for equal ratios: 1->2 as wide as 64->128 on screen
+        xs = [ax.transData.transform((c, 1))[0] for c in DOUBLING]
+        assert xs[1] - xs[0] == pytest.approx(xs[-1] - xs[-2], rel=1e-6)
+        ideal = next(ln for ln in ax.lines if ln.get_gid() == "ideal")
+        assert list(ideal.get_xdata()) == pytest.approx(list(ideal.get_ydata()))
+        assert ideal.get_xdata()[0] == 1 and ideal.get_xdata()[-1] == 128 and len(ideal.get_xdata()) > 8
+    finally:
+        plt.close(fig)
+
+
+def _with_statuses(summary: pd.DataFrame, changes: dict) -> pd.DataFrame:
+    """The summary with some cells set to a non-ok status and, as in real tables, no timing."""
+    summary = summary.copy()
+    for (w, b, c), status in changes.items():
+        at = (summary.workload == w) & (summary.backend == b) & (summary.cores == c)
+        summary.loc[at, "status"] = status
+        summary.loc[at, ["median_s", "ci_low_s", "ci_high_s", "q1_s", "q3_s"]] = NAN
+    return summary
+
+
+def _texts(ax, prefix):
+    return sorted(t.get_text() for t in ax.texts if (t.get_gid() or "").startswith(prefix))
+
+
+def test_any_status_but_ok_is_marked_and_labelled_not_drawn():
+    _, summary, speedups, calibration = make_tables(workloads=("numerical",))
+    summary = _with_statuses(summary, {("numerical", "ray", 2): "not_applicable",
+                                       ("numerical", "multiprocessing", 1): "failed"})
+    # the speedups table has no row for a cell that did not succeed
+    speedups = speedups[~(((speedups.backend == "ray") & (speedups.cores == 2))
+                          | ((speedups.backend == "multiprocessing") & (speedups.cores == 1)))]
+    bar = figures.workload_figure(summary, "numerical")
+    sp = figures.speedup_figure(speedups, calibration, summary=summary)
+    try:
+        ax = bar.axes[0]
+        assert len([p for p in ax.patches if p.get_gid() == "bars:ray"]) == 1
+        assert len([p for p in ax.patches if p.get_gid() == "bars:multiprocessing"]) == 1
+        na = [ln for ln in ax.lines if ln.get_gid() == "not_applicable:ray"]
+        assert len(na) == 1 and na[0].get_marker() == "D"
+        assert [ln.get_marker() for ln in ax.lines if ln.get_gid() == "failed:multiprocessing"] == ["x"]
+        assert _texts(ax, "status-label:") == ["failed", "not applicable"]
+        labels = [t.get_text() for t in bar.legends[0].get_texts()]
+        assert figures.FAILED_LABEL in labels and "not applicable cell (no timing)" in labels
+
+        sax = sp.axes[0]
+        assert [ln.get_gid() for ln in sax.lines if ln.get_gid() in ("failed:multiprocessing",
+                                                                      "not_applicable:ray")] \
+            == ["failed:multiprocessing", "not_applicable:ray"]
+        assert _texts(sax, "status-label:") == ["failed", "not applicable"]
+        ray_line = next(ln for ln in sax.lines if ln.get_gid() == "speedup:ray")
+        assert list(ray_line.get_xdata()) == [1]  # the 2-core point is a mark, not a point of the line
+        sp_labels = [t.get_text() for t in sp.legends[0].get_texts()]
+        assert figures.FAILED_LABEL in sp_labels and "not applicable cell (no timing)" in sp_labels
+    finally:
+        plt.close(bar)
+        plt.close(sp)
+
+
+def test_a_missing_speedup_says_why_when_it_can():
+    _, summary, speedups, calibration = make_tables(workloads=("numerical",))
+    failed_serial = _with_statuses(summary, {("numerical", "serial", 2): "failed"})
+    no_ratio = speedups.copy()
+    no_ratio.loc[(no_ratio.cores == 2) & (no_ratio.baseline == "serial"), "speedup"] = NAN
+    with_summary = figures.speedup_figure(no_ratio, calibration, summary=failed_serial)
+    without = figures.speedup_figure(no_ratio, calibration)
+    try:
+        gids = {ln.get_gid() for ln in with_summary.axes[0].lines}
+        assert {"serial_failed:ray", "serial_failed:multiprocessing"} <= gids
+        assert "serial failed (no baseline)" in [t.get_text() for t in with_summary.legends[0].get_texts()]
+        assert "no_speedup:ray" in {ln.get_gid() for ln in without.axes[0].lines}
+        assert "no speedup in the table" in [t.get_text() for t in without.legends[0].get_texts()]
+    finally:
+        plt.close(with_summary)
+        plt.close(without)
+
+
+def test_status_words():
+    assert figures.status_text("not_applicable") == "not applicable"
+    assert figures.status_marker("failed") == "x" and figures.status_marker("skipped") == "D"
+    assert figures.status_label("failed") == figures.FAILED_LABEL
+    assert figures.status_label("skipped") == "skipped cell (no timing)"
+    row = pd.Series({"status": "ok", "median_s": NAN})
+    assert figures.cell_status(row) == figures.NO_TIMING  # "ok" without a number is still no bar
+    assert figures.cell_status(pd.Series({"status": NAN, "median_s": 1.0})) == "ok"

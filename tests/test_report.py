@@ -43,3 +43,46 @@ def test_not_applicable_values_are_not_warnings():
     # serial cells have no Ray store and no reference digest: NaN, not False
     assert warnings_for(cell(backend="serial", object_store_in_shm=np.nan, spilled_bytes=np.nan,
                              digest_agrees=np.nan)) == []
+
+
+def test_shared_memory_outside_dev_shm_is_flagged_with_the_flag_that_avoids_it():
+    from parbench.report import SHM_SIZE_FLAG, shm_affected_cells
+
+    columns = [*COLUMNS, "shm_fallback"]
+    rows = [cell(backend="mpire", workload="numerical", object_store_in_shm=np.nan,
+                 shm_fallback="its shared array was a file in /tmp/pymp-x (overlay), not in /dev/shm"),
+            cell(object_store_in_shm=False, shm_fallback="Ray's object store was on disk"),
+            cell(backend="serial", object_store_in_shm=np.nan, shm_fallback=np.nan),  # CSV's empty cell
+            cell(backend="joblib", status="failed", error="Boom", object_store_in_shm=np.nan,
+                 shm_fallback="joblib memmapped its arrays into /tmp")]
+    summary = pd.DataFrame(rows, columns=columns)
+    warnings = _warnings(summary, pd.DataFrame(columns=["cores", "ceiling", "efficiency"]))
+    mpire = [w for w in warnings if "stateful/mpire" in w or "numerical/mpire" in w]
+    assert len(mpire) == 1 and "/tmp/pymp-x" in mpire[0] and SHM_SIZE_FLAG in mpire[0]
+    ray = [w for w in warnings if "/ray/" in w]
+    assert len(ray) == 1 and "Ray object store not in /dev/shm" in ray[0]  # one warning, not two
+    # the report's header lists the cells that ran; a failed cell is reported as failed instead
+    assert shm_affected_cells(summary) == ["numerical/mpire/2", "stateful/ray/2"]
+    assert SHM_SIZE_FLAG == "--shm-size=3g"
+
+
+def test_dev_shm_fallback_reads_each_librarys_facts():
+    from parbench.analysis.aggregate import dev_shm_fallback
+
+    assert dev_shm_fallback(None) == ""
+    assert dev_shm_fallback({"object_store_in_shm": True}) == ""
+    assert "Ray's object store was on disk" in dev_shm_fallback({"object_store_in_shm": False})
+    joblib_tmp = {"memmap_folder": "/tmp", "memmap_in_dev_shm": False, "memmap_folder_created": True,
+                  "joblib_temp_folder_env": None}
+    assert "/tmp" in dev_shm_fallback(joblib_tmp)
+    # a folder the user chose, or one joblib never wrote to, is not a fallback
+    assert dev_shm_fallback(joblib_tmp | {"joblib_temp_folder_env": "/scratch"}) == ""
+    assert dev_shm_fallback(joblib_tmp | {"memmap_folder_created": False}) == ""
+    arena_on_disk = {"shared_memory": {"kind": "file mapping on overlay mounted at /", "in_dev_shm": False,
+                                       "folder": "/tmp/pymp-x", "filesystem": "overlay"}}
+    assert "/tmp/pymp-x (overlay)" in dev_shm_fallback(arena_on_disk)
+    anonymous = {"shared_memory": {"kind": "anonymous shared mapping (MAP_SHARED|MAP_ANONYMOUS, kernel shmem)",
+                                   "in_dev_shm": False}}
+    assert dev_shm_fallback(anonymous) == ""
+    in_shm = {"shared_memory": {"kind": "file mapping on tmpfs mounted at /dev/shm", "in_dev_shm": True}}
+    assert dev_shm_fallback(in_shm) == ""

@@ -50,12 +50,14 @@ BACKEND_INFO: tuple[BackendInfo, ...] = (
                 "the original's multiprocessing.Pool code, its costs and its 4-slot bug included"),
     BackendInfo("ray", "Ray", ORIGINAL, 0, "the original's Ray code: ray.put, actors (num_cpus=1)"),
     BackendInfo("multiprocessing_tuned", "multiprocessing (tuned)", TUNED, 3,
-                "standard library written by an expert: shared memory, per-worker state, initializer"),
+                "standard library written by an expert: shared memory (an anonymous mapping inherited at fork), "
+                "per-worker state, initializer"),
     BackendInfo("joblib", "joblib", ALTERNATIVE, 2,
                 "joblib Parallel (loky) kept open: automatic memmapping, one task per state group, "
                 "per-worker model cache"),
     BackendInfo("concurrent_futures", "concurrent.futures", ALTERNATIVE, 4,
-                "ProcessPoolExecutor (fork): shared memory via initializer, map over state groups, initializer"),
+                "ProcessPoolExecutor (fork): shared memory (anonymous mapping) via initializer, map over state "
+                "groups, initializer"),
     BackendInfo("dask", "Dask", ALTERNATIVE, 5,
                 "Dask distributed LocalCluster: scatter(broadcast=True), actors, model loaded by client.run"),
     BackendInfo("mpire", "MPIRE", ALTERNATIVE, 6,

@@ -8,10 +8,12 @@ This module only chooses which column to draw; it computes no statistic.
 Figures written by :func:`render_all` (each as PNG at 200 dpi and as PDF):
 
 * ``{workload}.png/.pdf``: the original post's style, time per trial against physical cores,
-  one bar per backend grouped by core count; failed cells are marked with an ``x``;
+  one bar per backend grouped by core count (evenly spaced groups, one per core count);
+  a cell whose status is not "ok" gets no bar but a mark at the bottom of its slot, labelled with
+  its status (an ``x`` for "failed", a diamond for any other status such as "not_applicable");
 * ``panel.png/.pdf``: the workload figures side by side with one shared legend;
-* ``speedup.png/.pdf``: speedup over serial Python against cores, with the ideal ``y = N`` line and
-  the calibrated machine ceiling.
+* ``speedup.png/.pdf``: speedup over serial Python against cores on a log2 axis, with the ideal
+  ``y = N`` line and the calibrated machine ceiling; cells without a speedup are marked as above.
 
 Each backend has one fixed colour (seaborn's colour-blind-safe palette) in every figure.
 """
@@ -29,12 +31,17 @@ matplotlib.use("Agg")  # headless; must precede the pyplot import
 
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+from .catalog import ALTERNATIVES, BACKEND_INFO, BACKEND_LABELS, BACKEND_ORDER, WORKLOAD_ORDER, WORKLOAD_TITLES
 
 __all__ = [
     "BACKEND_ORDER",
@@ -50,48 +57,10 @@ __all__ = [
     "render_all",
 ]
 
-BACKEND_ORDER: tuple[str, ...] = (
-    "serial",
-    "multiprocessing",
-    "ray",
-    "multiprocessing_tuned",
-    "joblib",
-    "concurrent_futures",
-    "dask",
-    "mpire",
-    "threads",
-)
-
-BACKEND_LABELS: dict[str, str] = {
-    "serial": "serial Python",
-    "multiprocessing": "multiprocessing (original)",
-    "ray": "Ray",
-    "multiprocessing_tuned": "multiprocessing (tuned)",
-}
-
-# Index into seaborn's 10-colour "colorblind" palette, one distinct entry per backend.
-# 0 blue, 1 orange, 2 green, 3 vermillion, 4 purple, 5 brown, 6 pink, 7 grey, 8 yellow, 9 sky blue.
-_PALETTE_INDEX: dict[str, int] = {
-    "serial": 7,
-    "multiprocessing": 1,
-    "ray": 0,
-    "multiprocessing_tuned": 3,
-    "joblib": 2,
-    "concurrent_futures": 4,
-    "dask": 5,
-    "mpire": 6,
-    "threads": 8,
-}
+# Names, order, labels and palette entries come from the one catalog.
 _CB = [mcolors.to_hex(c) for c in sns.color_palette("colorblind", 10)]
-_BACKEND_COLOURS: dict[str, str] = {b: _CB[i] for b, i in _PALETTE_INDEX.items()}
+_BACKEND_COLOURS: dict[str, str] = {b.name: _CB[b.palette_index] for b in BACKEND_INFO}
 _FALLBACK = [mcolors.to_hex(c) for c in sns.color_palette("dark", 10)]
-
-WORKLOAD_ORDER: tuple[str, ...] = ("numerical", "stateful", "expensive_init")
-WORKLOAD_TITLES: dict[str, str] = {
-    "numerical": "Numerical data (B1)",
-    "stateful": "Stateful computation (B2)",
-    "expensive_init": "Expensive initialization (B3)",
-}
 
 X_LABEL = "physical cores"
 TIME_LABEL = "time per trial (s)"
@@ -99,6 +68,8 @@ SPEEDUP_LABEL = "speedup over serial Python (x)"
 IDEAL_LABEL = "ideal (N)"
 CEILING_LABEL = "machine ceiling (calibrated)"
 FAILED_LABEL = "failed cell (no timing)"
+NO_TIMING = "no_timing"  # status "ok" but no median: drawn as a mark, never as a bar
+NO_SPEEDUP = "no_speedup"  # both cells fine but no ratio in the speedups table
 
 DPI = 200
 SINGLE_WIDTH_IN = 3.5
@@ -129,9 +100,8 @@ def backend_colour(name: str) -> str:
     return _FALLBACK[zlib.crc32(name.encode()) % len(_FALLBACK)]
 
 
-# The libraries a reader would pick instead of the original's three: drawn hatched, labelled
-# "(alternative)", so a figure keeps the post's comparison apart from the wider one.
-ALTERNATIVES = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
+# The libraries a reader would pick instead of the original's three (catalog.ALTERNATIVES) are
+# drawn hatched and labelled "(alternative)", so a figure keeps the post's comparison apart.
 
 
 def backend_hatch(name: str) -> str | None:
@@ -200,8 +170,62 @@ def _cell_rows(summary: pd.DataFrame, workload: str) -> pd.DataFrame:
     return sub.drop_duplicates(subset=["backend", "cores"], keep="first")
 
 
+def cell_status(row: pd.Series) -> str:
+    """"ok" for a cell drawn as a bar; otherwise its status ("failed", "not_applicable", ...)."""
+    status = row.get("status", "ok")
+    status = "ok" if status is None or (isinstance(status, float) and math.isnan(status)) else str(status)
+    if status != "ok":
+        return status
+    return "ok" if _finite(row["median_s"]) else NO_TIMING
+
+
 def _is_failed(row: pd.Series) -> bool:
-    return str(row.get("status", "ok")) != "ok" or not _finite(row["median_s"])
+    return cell_status(row) != "ok"
+
+
+def status_text(status: str) -> str:
+    """How a status reads in a figure: "not_applicable" -> "not applicable"."""
+    return status.replace("_", " ")
+
+
+def status_label(status: str) -> str:
+    """The legend entry of a status mark."""
+    if status == "failed":
+        return FAILED_LABEL
+    if status.startswith("serial_"):  # the cell is fine, its baseline is not
+        return f"{status_text(status)} (no baseline)"
+    if status == NO_SPEEDUP:
+        return "no speedup in the table"
+    return f"{status_text(status)} cell (no timing)"
+
+
+def status_marker(status: str) -> str:
+    return "x" if status == "failed" else "D"
+
+
+def _status_order(statuses: Iterable[str]) -> list[str]:
+    present = set(statuses)
+    return [s for s in ("failed",) if s in present] + sorted(present - {"failed"})
+
+
+def _mark_status(ax: Axes, xs: Sequence[float], status: str, backend: str) -> None:
+    """A mark at the bottom of each slot in ``xs`` (x in data units, y in axes fraction, so it sits
+    there at any scale) and the status written upwards above it."""
+    ax.plot(
+        xs, [0.04] * len(xs), linestyle="none", marker=status_marker(status), markersize=6,
+        markeredgewidth=1.6, color=backend_colour(backend), fillstyle="none",
+        transform=ax.get_xaxis_transform(), clip_on=False, zorder=4, gid=f"{status}:{backend}",
+    )
+    for x in xs:
+        ax.text(x, 0.09, status_text(status), rotation=90, ha="center", va="bottom", color="0.2",
+                fontsize=_FONT_PT, transform=ax.get_xaxis_transform(), zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.6},
+                gid=f"status-label:{status}:{backend}")
+
+
+def _status_handle(status: str) -> Line2D:
+    return Line2D([], [], linestyle="none", marker=status_marker(status), markersize=6, markeredgewidth=1.6,
+                  color="0.25", fillstyle="none", label=status_label(status))
 
 
 def _interval(row: pd.Series) -> tuple[float, float] | None:
@@ -218,25 +242,27 @@ def _draw_workload_bars(
     summary: pd.DataFrame,
     workload: str,
     timings: pd.DataFrame | None = None,
-) -> tuple[list[str], bool]:
-    """Grouped bars of one workload on ``ax``; returns (backends drawn or marked, any failure)."""
+) -> tuple[list[str], set[str]]:
+    """Grouped bars of one workload on ``ax``; returns (backends drawn or marked, statuses marked)."""
     cells = _cell_rows(summary, workload)
     backends = _ordered(cells["backend"], BACKEND_ORDER)
     cores = sorted(cells["cores"].unique().tolist())
     slot = {c: i for i, c in enumerate(cores)}
     group_width = 0.8
     width = group_width / max(len(backends), 1)
-    any_failed = False
+    statuses: set[str] = set()
 
     for k, backend in enumerate(backends):
         colour = backend_colour(backend)
         offset = -group_width / 2 + width * (k + 0.5)
         rows = cells[cells["backend"] == backend].sort_values("cores")
-        xs, heights, err_lo, err_hi, failed_xs = [], [], [], [], []
+        xs, heights, err_lo, err_hi = [], [], [], []
+        marked: dict[str, list[float]] = {}
         for _, row in rows.iterrows():
             x = slot[int(row["cores"])] + offset
-            if _is_failed(row):
-                failed_xs.append(x)
+            status = cell_status(row)
+            if status != "ok":
+                marked.setdefault(status, []).append(x)
                 continue
             median = float(row["median_s"])
             xs.append(x)
@@ -259,15 +285,9 @@ def _draw_workload_bars(
             )
         if timings is not None and xs:
             _draw_trials(ax, timings, workload, backend, rows, slot, offset, width)
-        if failed_xs:
-            any_failed = True
-            # x in data units, y in axes fraction: sits at the bottom of the slot at any scale.
-            ax.plot(
-                failed_xs, [0.04] * len(failed_xs), linestyle="none", marker="x",
-                markersize=6, markeredgewidth=1.6, color=colour,
-                transform=ax.get_xaxis_transform(), clip_on=False, zorder=4,
-                gid=f"failed:{backend}",
-            )
+        for status, marked_xs in marked.items():
+            statuses.add(status)
+            _mark_status(ax, marked_xs, status, backend)
 
     ax.set_xticks(range(len(cores)))
     ax.set_xticklabels([str(c) for c in cores])
@@ -277,7 +297,7 @@ def _draw_workload_bars(
     ax.set_ylabel(TIME_LABEL)
     ax.set_title(workload_title(workload))
     ax.grid(axis="x", visible=False)
-    return backends, any_failed
+    return backends, statuses
 
 
 def _draw_trials(
@@ -308,9 +328,9 @@ def _draw_trials(
         )
 
 
-def _legend_handles(backends: Sequence[str], any_failed: bool) -> list:
-    """One handle per backend present (in BACKEND_ORDER), plus the failure marker if needed."""
-    handles = []
+def _legend_handles(backends: Sequence[str], statuses: Iterable[str] = ()) -> list[Artist]:
+    """One handle per backend present (in BACKEND_ORDER), then one per status that was marked."""
+    handles: list[Artist] = []
     for b in backends:
         handles.append(
             Patch(
@@ -318,11 +338,7 @@ def _legend_handles(backends: Sequence[str], any_failed: bool) -> list:
                 hatch=backend_hatch(b), label=backend_label(b),
             )
         )
-    if any_failed:
-        handles.append(
-            Line2D([], [], linestyle="none", marker="x", markersize=6, markeredgewidth=1.6,
-                   color="0.25", label=FAILED_LABEL)
-        )
+    handles += [_status_handle(status) for status in _status_order(statuses)]
     return handles
 
 
@@ -347,9 +363,9 @@ def workload_figure(
     timings = _prepare_timings(timings)
     with plt.rc_context(_style()):
         fig, ax = plt.subplots(figsize=(SINGLE_WIDTH_IN, SINGLE_HEIGHT_IN), layout="constrained")
-        backends, any_failed = _draw_workload_bars(ax, summary, workload, timings)
+        backends, statuses = _draw_workload_bars(ax, summary, workload, timings)
         ax.set_title(workload_title(workload) + title_suffix)
-        handles = _legend_handles(backends, any_failed)
+        handles = _legend_handles(backends, statuses)
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False,
                        handlelength=1.2, columnspacing=1.0)
@@ -376,14 +392,14 @@ def panel_figure(
         fig, axes = plt.subplots(1, n, figsize=(width, PANEL_HEIGHT_IN), layout="constrained",
                                  squeeze=False)
         drawn: set[str] = set()
-        any_failed = False
+        statuses: set[str] = set()
         for i, (ax, w) in enumerate(zip(axes[0], workloads)):
-            backends, failed = _draw_workload_bars(ax, summary, w, timings)
+            backends, marked = _draw_workload_bars(ax, summary, w, timings)
             drawn.update(backends)
-            any_failed |= failed
+            statuses |= marked
             if i:
                 ax.set_ylabel("")
-        handles = _legend_handles(_ordered(drawn, BACKEND_ORDER), any_failed)
+        handles = _legend_handles(_ordered(drawn, BACKEND_ORDER), statuses)
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
                        frameon=False, handlelength=1.2, columnspacing=1.2)
@@ -395,13 +411,73 @@ def panel_figure(
 # --------------------------------------------------------------------------- speedup
 
 
+def _speedup_status(cells: pd.DataFrame | None, backend: str, cores: int) -> str:
+    """Why a backend has no speedup at a core count: its own status, else serial's, else none known."""
+    if cells is not None:
+        own = cells[(cells["backend"] == backend) & (cells["cores"] == cores)]
+        if len(own) and cell_status(own.iloc[0]) != "ok":
+            return cell_status(own.iloc[0])
+        serial = cells[(cells["backend"] == "serial") & (cells["cores"] == cores)]
+        if len(serial) and cell_status(serial.iloc[0]) != "ok":
+            return f"serial_{cell_status(serial.iloc[0])}"
+    return NO_SPEEDUP
+
+
+def _speedup_line(ax: Axes, b: pd.DataFrame, backend: str) -> None:
+    """One backend's speedup points with their interval bars."""
+    colour = backend_colour(backend)
+    xs = b["cores"].tolist()
+    ys = b["speedup"].astype(float).tolist()
+    ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.3, color=colour,
+            label=backend_label(backend), gid=f"speedup:{backend}", zorder=3)
+    bars = [(x, y, max(y - float(cl), 0.0), max(float(ch) - y, 0.0))
+            for x, y, cl, ch in zip(xs, ys, b["ci_low"], b["ci_high"]) if _finite(cl) and _finite(ch)]
+    if bars:
+        ex, ey, lo, hi = (list(v) for v in zip(*bars))
+        ax.errorbar(ex, ey, yerr=[lo, hi], fmt="none", ecolor=colour, elinewidth=0.9,
+                    capsize=2, capthick=0.9, zorder=3)
+
+
+def _reference_lines(ax: Axes, calibration: pd.DataFrame, cores: list[int]) -> None:
+    """The ideal y = N and the calibrated machine ceiling, over the benchmark's core counts."""
+    if cores:
+        # y = N is a curve on a log x axis with a linear y axis: draw it densely, not as a segment.
+        ideal = np.geomspace(cores[0], cores[-1], 65) if len(cores) > 1 else np.array(cores, dtype=float)
+        ax.plot(ideal, ideal, linestyle="--", color="0.35", linewidth=1.0, label=IDEAL_LABEL, zorder=2,
+                gid="ideal")
+    cal = calibration.copy()
+    if cal.empty:
+        return
+    cal["cores"] = cal["cores"].astype(int)
+    cal = cal[[_finite(v) for v in cal["ceiling"]]].sort_values("cores")
+    if cores:  # keep the axis to the benchmark's range of core counts
+        cal = cal[(cal["cores"] >= cores[0]) & (cal["cores"] <= cores[-1])]
+    if not cal.empty:
+        ax.plot(cal["cores"].tolist(), cal["ceiling"].astype(float).tolist(), linestyle=":",
+                color="0.1", linewidth=1.4, label=CEILING_LABEL, zorder=2)
+
+
+def _log2_cores_axis(ax: Axes, cores: list[int]) -> None:
+    if cores:
+        # Core counts double (1, 2, 4, ... 128): on a linear axis 1, 2 and 4 would share one spot.
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(cores))
+        ax.xaxis.set_major_formatter(FixedFormatter([str(c) for c in cores]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(cores[0] / 2**0.4, cores[-1] * 2**0.4)
+    else:
+        ax.text(0.5, 0.5, "no speedup data", ha="center", va="center", transform=ax.transAxes)
+
+
 def _draw_speedup(
     ax: Axes,
     speedups: pd.DataFrame,
     calibration: pd.DataFrame,
     workload: str,
-) -> bool:
-    """Speedup-over-serial lines of one workload on ``ax``; returns whether any cell failed."""
+    summary: pd.DataFrame | None = None,
+) -> set[str]:
+    """Speedup-over-serial lines of one workload on ``ax`` (cores on a log2 axis); returns the
+    statuses of the cells marked for having no speedup."""
     rows = speedups[
         (speedups["workload"] == workload)
         & (speedups["baseline"] == "serial")
@@ -409,64 +485,39 @@ def _draw_speedup(
     ].copy()
     rows["cores"] = rows["cores"].astype(int)
     rows = rows.drop_duplicates(subset=["backend", "cores"], keep="first")
-    cores = sorted(rows["cores"].unique().tolist())
-    any_failed = False
-
-    for backend in _ordered(rows["backend"], BACKEND_ORDER):
-        colour = backend_colour(backend)
-        b = rows[(rows["backend"] == backend)].sort_values("cores")
-        has_value = [_finite(s) for s in b["speedup"]]
-        failed_xs = [c for c, ok in zip(b["cores"], has_value) if not ok]
-        if failed_xs:  # failed cells have no speedup: an "x" at the bottom, as in the bar charts
-            any_failed = True
-            ax.plot(failed_xs, [0.04] * len(failed_xs), linestyle="none", marker="x",
-                    markersize=6, markeredgewidth=1.6, color=colour,
-                    transform=ax.get_xaxis_transform(), clip_on=False, zorder=4,
-                    gid=f"failed:{backend}")
-        b = b[has_value]
-        if b.empty:
-            continue
-        xs = b["cores"].tolist()
-        ys = b["speedup"].astype(float).tolist()
-        ax.plot(xs, ys, marker="o", markersize=3.5, linewidth=1.3, color=colour,
-                label=backend_label(backend), gid=f"speedup:{backend}", zorder=3)
-        ex, ey, lo, hi = [], [], [], []
-        for x, y, cl, ch in zip(xs, ys, b["ci_low"], b["ci_high"]):
-            if _finite(cl) and _finite(ch):
-                ex.append(x)
-                ey.append(y)
-                lo.append(max(y - float(cl), 0.0))
-                hi.append(max(float(ch) - y, 0.0))
-        if ex:
-            ax.errorbar(ex, ey, yerr=[lo, hi], fmt="none", ecolor=colour, elinewidth=0.9,
-                        capsize=2, capthick=0.9, zorder=3)
-
-    if cores:
-        ax.plot([cores[0], cores[-1]], [cores[0], cores[-1]], linestyle="--", color="0.35",
-                linewidth=1.0, label=IDEAL_LABEL, zorder=2)
-    cal = calibration.copy()
-    if not cal.empty:
-        cal["cores"] = cal["cores"].astype(int)
-        cal = cal[[_finite(v) for v in cal["ceiling"]]].sort_values("cores")
-        if cores:  # keep the axis to the benchmark's range of core counts
-            cal = cal[(cal["cores"] >= cores[0]) & (cal["cores"] <= cores[-1])]
-        if not cal.empty:
-            ax.plot(cal["cores"].tolist(), cal["ceiling"].astype(float).tolist(), linestyle=":",
-                    color="0.1", linewidth=1.4, label=CEILING_LABEL, zorder=2)
-
-    if cores:
-        ax.set_xticks(cores)
-        ax.set_xticklabels([str(c) for c in cores])
-        pad = max((cores[-1] - cores[0]) * 0.06, 0.25)
-        ax.set_xlim(cores[0] - pad, cores[-1] + pad)
+    # A cell that did not succeed has no row in the speedups table at all; the summary has it.
+    cells = _cell_rows(summary, workload) if summary is not None else None
+    if cells is not None:
+        ok = np.array([cell_status(r) == "ok" for _, r in cells.iterrows()], dtype=bool)
+        not_ok = cells[(cells["backend"] != "serial").to_numpy() & ~ok]
     else:
-        ax.text(0.5, 0.5, "no speedup data", ha="center", va="center", transform=ax.transAxes)
+        not_ok = pd.DataFrame(columns=["backend", "cores"])
+    cores = sorted(set(rows["cores"].tolist()) | set(cells["cores"].tolist() if cells is not None else []))
+    statuses: set[str] = set()
+
+    for backend in _ordered([*rows["backend"], *not_ok["backend"]], BACKEND_ORDER):
+        b = rows[(rows["backend"] == backend)].sort_values("cores")
+        has_value = [_finite(v) for v in b["speedup"]]
+        without = {int(c) for c, ok in zip(b["cores"], has_value) if not ok}
+        without |= {int(c) for c in not_ok.loc[not_ok["backend"] == backend, "cores"]}
+        without -= {int(c) for c, ok in zip(b["cores"], has_value) if ok}
+        marked: dict[str, list[int]] = {}
+        for c in sorted(without):
+            marked.setdefault(_speedup_status(cells, backend, c), []).append(c)
+        for status, xs in marked.items():
+            statuses.add(status)
+            _mark_status(ax, xs, status, backend)
+        if any(has_value):
+            _speedup_line(ax, b[has_value], backend)
+
+    _reference_lines(ax, calibration, cores)
+    _log2_cores_axis(ax, cores)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(X_LABEL)
+    ax.set_xlabel(X_LABEL + " (log2 scale)")
     ax.set_ylabel(SPEEDUP_LABEL)
     ax.set_title(workload_title(workload))
     ax.grid(axis="x", visible=False)
-    return any_failed
+    return statuses
 
 
 def speedup_figure(
@@ -474,10 +525,12 @@ def speedup_figure(
     calibration: pd.DataFrame,
     title_suffix: str = "",
     workloads: Sequence[str] | None = None,
+    summary: pd.DataFrame | None = None,
 ) -> Figure:
-    """Speedup over serial Python vs cores, one panel per workload, one shared legend.
+    """Speedup over serial Python vs cores (log2 axis), one panel per workload, one shared legend.
 
-    The caller owns the returned figure and must close it.
+    With ``summary``, cells that did not succeed (which have no row in ``speedups``) are marked
+    with their status. The caller owns the returned figure and must close it.
     """
     _require(speedups, _SPEEDUP_COLS, "speedups")
     if not calibration.empty:
@@ -489,23 +542,22 @@ def speedup_figure(
     with plt.rc_context(_style()):
         fig, axes = plt.subplots(1, n, figsize=(width, PANEL_HEIGHT_IN), layout="constrained",
                                  squeeze=False)
-        any_failed = False
+        statuses: set[str] = set()
         for i, (ax, w) in enumerate(zip(axes[0], workloads)):
-            any_failed |= _draw_speedup(ax, speedups, calibration, w)
+            statuses |= _draw_speedup(ax, speedups, calibration, w, summary)
             if i:
                 ax.set_ylabel("")
         # Shared legend: backends in BACKEND_ORDER, then the reference lines.
-        by_label: dict[str, object] = {}
+        by_label: dict[str, Artist] = {}
         for ax in axes[0]:
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 by_label.setdefault(lab, h)
         order = [backend_label(b) for b in BACKEND_ORDER] + [IDEAL_LABEL, CEILING_LABEL]
         labels = [lab for lab in order if lab in by_label]
         labels += sorted(set(by_label) - set(labels))
-        if any_failed:
-            by_label[FAILED_LABEL] = Line2D([], [], linestyle="none", marker="x", markersize=6,
-                                            markeredgewidth=1.6, color="0.25")
-            labels.append(FAILED_LABEL)
+        for status in _status_order(statuses):
+            by_label[status_label(status)] = _status_handle(status)
+            labels.append(status_label(status))
         if labels:
             fig.legend([by_label[lab] for lab in labels], labels, loc="outside lower center",
                        ncol=min(len(labels), 5), frameon=False, handlelength=2.2,
@@ -567,6 +619,6 @@ def render_all(
     ]
     if sp_workloads:
         written += _save(
-            speedup_figure(speedups, calibration, title_suffix, sp_workloads), out_dir, "speedup"
+            speedup_figure(speedups, calibration, title_suffix, sp_workloads, summary), out_dir, "speedup"
         )
     return written

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -178,6 +179,56 @@ def foreign_load(cpus: Iterable[int], seconds: float = 0.5) -> dict[str, float]:
         idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
         load[str(cpu)] = round(1.0 - idle / total, 3) if total > 0 else 0.0
     return load
+@dataclass(frozen=True)
+class Mount:
+    """One line of /proc/self/mountinfo: where a file system is mounted and what it is."""
+
+    mount_point: str
+    fstype: str
+    source: str
+
+
+def _unescape_mount_field(field: str) -> str:
+    # mountinfo writes space, tab, newline and backslash in paths as \040, \011, \012 and \134
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """The mounts of a /proc/<pid>/mountinfo text, in its order (later mounts hide earlier ones)."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        after = line.split(" - ", 1)[1].split()
+        mounts.append(Mount(_unescape_mount_field(fields[4]), after[0] if after else "",
+                            after[1] if len(after) > 1 else ""))
+    return mounts
+
+
+def read_mounts(mountinfo: str | Path = "/proc/self/mountinfo") -> list[Mount]:
+    try:
+        return parse_mountinfo(Path(mountinfo).read_text())
+    except OSError:
+        return []
+
+
+def mount_of(path: str | Path, mounts: list[Mount]) -> Mount | None:
+    """The mount that holds `path` (the last-mounted of those with the longest matching prefix)."""
+    target = os.path.normpath(os.path.abspath(path))
+    best: Mount | None = None
+    for mount in mounts:
+        point = mount.mount_point
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best.mount_point)):
+            best = mount
+    return best
+
+
+def is_mount_point(path: str | Path, mounts: list[Mount]) -> bool:
+    """Whether `path` itself is mounted (a volume or bind mount), not just a folder of its parent's."""
+    target = os.path.normpath(os.path.realpath(path))
+    return any(m.mount_point == target for m in mounts)
 
 
 def _cpu_model() -> str:

@@ -45,7 +45,7 @@ class Protocol:
 @dataclass
 class Memory:
     peak_tree_rss_bytes: int  # summed RSS of the driver and every descendant (shared pages counted per process)
-    peak_shm_used_bytes: int  # growth of /dev/shm use over the run (Ray object store, shared_memory)
+    peak_shm_used_bytes: int  # growth of /dev/shm use over the run (Ray object store, heap arenas, memmaps)
     sample_interval_s: float
     samples: int
 

@@ -47,6 +47,21 @@ def _is_false(value) -> bool:
     return isinstance(value, (bool, np.bool_)) and not bool(value)
 
 
+SHM_SIZE_FLAG = "--shm-size=3g"  # Ray's 2 GiB store and B1's 72 MB image, with room to spare (README)
+
+
+def _shm_fallback(row) -> str:
+    """The summary's shm_fallback text ("" when absent: read_csv turns empty cells into NaN)."""
+    value = getattr(row, "shm_fallback", "")
+    return value if isinstance(value, str) else ""
+
+
+def shm_affected_cells(summary: pd.DataFrame) -> list[str]:
+    """Cells whose shared data went outside /dev/shm for lack of room there (Ray's store included)."""
+    return [f"{r.workload}/{r.backend}/{r.cores}" for r in summary.itertuples()
+            if r.status == "ok" and (_is_false(r.object_store_in_shm) or _shm_fallback(r))]
+
+
 def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
     out = []
     for r in summary.itertuples():
@@ -62,7 +77,10 @@ def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
             out.append(f"**digest differs from serial** {cell}: {r.digest}")
         if _is_false(r.object_store_in_shm):
             out.append(f"**Ray object store not in /dev/shm** {cell}: Ray fell back to disk; "
-                       f"run the container with a larger --shm-size")
+                       f"run the container with a larger --shm-size ({SHM_SIZE_FLAG})")
+        elif _shm_fallback(r):
+            out.append(f"**shared memory not in /dev/shm** {cell}: {_shm_fallback(r)}; run the container "
+                       f"with a larger --shm-size ({SHM_SIZE_FLAG})")
         if isinstance(r.spilled_bytes, (int, float)) and not math.isnan(r.spilled_bytes) and r.spilled_bytes > 0:
             out.append(f"**Ray spilled objects** {cell}: {mib(r.spilled_bytes)} MiB spilled to disk")
         if isinstance(r.cv, float) and not math.isnan(r.cv) and r.cv > NOISY_CV:
@@ -223,6 +241,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
+        "shm_cells": shm_affected_cells(summary), "shm_flag": SHM_SIZE_FLAG,
         "protocols": _protocols(records), "fastest": _fastest(summary),
         "protocol_comparison": _protocol_comparison(records),
         "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.backend_facts or {}).get('nodes')} nodes, "

@@ -134,15 +134,16 @@ def environment_for(outdir):
 
 
 def shm_warning():
-    """Docker's default /dev/shm (64 MB) is too small for Ray's store."""
+    """Docker's default /dev/shm (64 MB) is too small for Ray's store and the libraries' B1 arrays."""
     free = shm_status()["free_bytes"]
     need = object_store_bytes()
     if free is None or free >= need:
         return None
     return (
         f"parbench: WARNING: /dev/shm has {free / 2**20:.0f} MiB free, less than Ray's object store "
-        f"({need / 2**20:.0f} MiB): Ray will put its store on disk, which slows its cells; every "
-        f"affected cell is flagged in the report. In Docker, pass --shm-size=3g."
+        f"({need / 2**20:.0f} MiB): Ray will put its store on disk, and joblib and mpire their B1 "
+        f"arrays; the run completes and the report names every affected cell. In Docker, pass "
+        f"--shm-size=3g."
     )
 
 

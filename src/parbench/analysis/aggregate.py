@@ -96,6 +96,27 @@ def _cell_digest(rounds: list[Record]) -> str | None:
     return digests.pop() if len(digests) == 1 else "inconsistent"
 
 
+def dev_shm_fallback(facts: dict | None) -> str:
+    """What of a cell had to live outside /dev/shm because /dev/shm lacked room ("" if nothing).
+
+    Each library has its own rule: Ray puts its object store on disk, joblib memmaps into the
+    temp folder unless /dev/shm has 2 GB free, multiprocessing's heap arena (RawArray) goes to the
+    temp folder when /dev/shm cannot hold it. The cell still runs; its timing may include disk I/O.
+    """
+    facts = facts or {}
+    if facts.get("object_store_in_shm") is False:
+        return "Ray's object store was on disk"
+    if (facts.get("memmap_in_dev_shm") is False and facts.get("memmap_folder_created")
+            and not facts.get("joblib_temp_folder_env")):
+        return (f"joblib memmapped its arrays into {facts.get('memmap_folder')} (it uses /dev/shm only "
+                f"with more than 2 GB free there)")
+    shared = facts.get("shared_memory") or {}
+    if shared.get("in_dev_shm") is False and str(shared.get("kind", "")).startswith("file mapping"):
+        return (f"its shared array was a file in {shared.get('folder')} ({shared.get('filesystem')}), "
+                f"not in /dev/shm")
+    return ""
+
+
 def _cell_status(rounds: list[Record]) -> tuple[str, str]:
     """ok only if every round is ok; otherwise the first other status and its error, round named."""
     for r in rounds:
@@ -165,6 +186,7 @@ def summary_frame(records: list[Record], samples: dict[tuple[str, str, int], Cel
                                     else np.nan),
             "spilled_bytes": max((f.get("spilled_bytes") or 0 for f in ray), default=np.nan) if ray else np.nan,
             "ray_mode": ray[0].get("mode", "") if ray else "",
+            "shm_fallback": "; ".join(sorted({dev_shm_fallback(f) for f in facts} - {""})),
             "worker_threads": first.protocol.worker_threads if first.protocol else np.nan,
             "pinned_cpus": " ".join(map(str, first.pinned_cpus)),
         })

@@ -12,6 +12,7 @@ from scipy import signal
 
 from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, mp_context, pool_map, sha256_hex, start_pool
 from .libraries import JoblibBackend
+from .shared_buffers import AnonymousSharedArray, describe_buffer, view_of
 
 NAME = "numerical"
 WORK_UNIT = "convolutions"
@@ -94,70 +95,64 @@ class Ray(RayBackend):
 
 # ------------------------------------------------------------------ multiprocessing_tuned
 
-# Set in each worker by the pool initializer: its view of the driver's shared segment.
-_shared_segment = None
+# Set in each worker by the pool initializer: its view of the driver's shared image.
 _shared_image: np.ndarray | None = None
 
 
-def _attach_shared_image(name: str, shape: tuple[int, ...], dtype: str) -> None:
-    global _shared_image, _shared_segment
-    from multiprocessing import shared_memory
-
-    # Before Python 3.13 attaching also registers the segment with the resource tracker
-    # (cpython#82300). Pool workers share the driver's tracker, whose registry is a set: the
-    # registration is a no-op, and unregistering here would drop the driver's own entry (the
-    # tracker then prints a KeyError when the driver unlinks, and would not clean up after a crash).
-    _shared_segment = shared_memory.SharedMemory(name=name)
-    _shared_image = np.ndarray(shape, dtype=dtype, buffer=_shared_segment.buf)
+def _attach_inherited_image(buffer, shape: tuple[int, ...], dtype: str) -> None:
+    global _shared_image
+    # The workers are forked after the mapping exists, so `buffer` is the driver's own MAP_SHARED
+    # mapping, inherited: the same pages, not a copy. (Nothing is pickled under fork.)
+    _shared_image = view_of(buffer, shape, dtype)
 
 
-def _create_shared_image(image: np.ndarray):
-    """A shared_memory segment the size of the image and an ndarray view of it (driver side)."""
-    from multiprocessing import shared_memory
+def _shared_image_setup(image: np.ndarray) -> AnonymousSharedArray:
+    """The image's shared home, created before the pool forks (driver side).
 
-    from ..machine import shm_status
-
-    free = shm_status()["free_bytes"]
-    if free is not None and free < image.nbytes:
-        # Writing past a too-small tmpfs kills the process with SIGBUS; fail with a sentence instead.
-        raise RuntimeError(
-            f"/dev/shm has {free} bytes free but the image needs {image.nbytes}; "
-            f"run the container with a larger --shm-size (see README)"
-        )
-    segment = shared_memory.SharedMemory(create=True, size=image.nbytes)
-    return segment, np.ndarray(image.shape, dtype=image.dtype, buffer=segment.buf)
+    An anonymous shared mapping rather than multiprocessing.shared_memory: the latter is a file
+    in /dev/shm, and Docker's default 64 MB /dev/shm cannot hold the 72 MB image.
+    """
+    return AnonymousSharedArray(image.shape, image.dtype)
 
 
 def _convolve_shared(args: tuple[np.ndarray, int]) -> np.ndarray:
     filt, stride = args
+    if _shared_image is None:
+        raise RuntimeError("a worker convolved before the pool initializer attached the shared image")
     return convolve(_shared_image, filt, stride)
+
+
+SHARED_IMAGE_NOTE = ("the image is written once per pass into an anonymous shared mapping (mmap MAP_SHARED, "
+                     "created before the workers fork, so they inherit it; the analogue of ray.put); it lives "
+                     "in kernel shmem, not in /dev/shm, so /dev/shm's size does not limit it (the record's "
+                     "backend facts say what backed it); only the small filters and the results are pickled")
 
 
 class MultiprocessingTuned(Backend):
     name = "multiprocessing_tuned"
     start_method = START_METHOD
-    setup_region = "shared_memory segment allocation, Pool(N, initializer=attach) start"
+    setup_region = "anonymous shared mapping allocated, Pool(N, initializer=attach) forked"
     timed_region = "one copy of the image into shared memory, pool.map over N filters"
-    notes = ("the image is written once per pass into a multiprocessing.shared_memory segment "
-             "(the analogue of ray.put); only the small filters and the results are pickled",)
+    notes = (SHARED_IMAGE_NOTE,)
 
     def setup(self):
         image = self.inputs["image"]
-        self.segment, self.view = _create_shared_image(image)
-        self.pool = start_pool(self.cell.cores, _attach_shared_image,
-                               (self.segment.name, image.shape, image.dtype.str))
+        self.shared = _shared_image_setup(image)
+        self.pool = start_pool(self.cell.cores, _attach_inherited_image,
+                               (self.shared.buffer, image.shape, image.dtype.str))
 
     def trial(self):
-        self.view[:] = self.inputs["image"]
+        self.shared.array[:] = self.inputs["image"]
         stride = self.cell.sizes.stride
         return pool_map(self.pool, _convolve_shared, [(f, stride) for f in self.inputs["filters"]])
+
+    def diagnostics(self):
+        return {"shared_memory": describe_buffer(self.shared.address)}
 
     def teardown(self):
         self.pool.terminate()
         self.pool.join()
-        del self.view
-        self.segment.close()
-        self.segment.unlink()
+        self.shared.close()
 
 
 # ======================================== beyond the original: the libraries people would pick instead
@@ -196,33 +191,35 @@ class Joblib(JoblibBackend):
 class ConcurrentFutures(Backend):
     name = "concurrent_futures"
     start_method = START_METHOD
-    setup_region = "shared_memory segment allocation, ProcessPoolExecutor(N, initializer=attach) started"
+    setup_region = "anonymous shared mapping allocated, ProcessPoolExecutor(N, initializer=attach) forked"
     timed_region = "one copy of the image into shared memory, executor.map over N filters"
     notes = ("ProcessPoolExecutor has no idiom of its own for one large shared input: passing the image "
              "per task pickles it N times (the original's cost), and initializer arguments are sent once "
              "at start while the image is new every pass; so it reuses multiprocessing_tuned's "
-             "shared_memory path and differs only in the pool (Executor.map instead of Pool.map)",)
+             "shared-memory path and differs only in the pool (Executor.map instead of Pool.map)",
+             SHARED_IMAGE_NOTE)
 
     def setup(self):
         from .libraries import start_executor
 
         image = self.inputs["image"]
-        self.segment, self.view = _create_shared_image(image)
-        self.executor = start_executor(self.cell.cores, _attach_shared_image,
-                                       (self.segment.name, image.shape, image.dtype.str))
+        self.shared = _shared_image_setup(image)
+        self.executor = start_executor(self.cell.cores, _attach_inherited_image,
+                                       (self.shared.buffer, image.shape, image.dtype.str))
 
     def trial(self):
-        self.view[:] = self.inputs["image"]
+        self.shared.array[:] = self.inputs["image"]
         stride = self.cell.sizes.stride
         return list(self.executor.map(_convolve_shared, [(f, stride) for f in self.inputs["filters"]]))
+
+    def diagnostics(self):
+        return {"shared_memory": describe_buffer(self.shared.address)}
 
     def teardown(self):
         from .libraries import stop_executor
 
         stop_executor(self.executor)
-        del self.view
-        self.segment.close()
-        self.segment.unlink()
+        self.shared.close()
 
 
 class Dask(Backend):
@@ -267,7 +264,10 @@ class Mpire(Backend):
     timed_region = "one copy of the image into the shared array, pool.map over N filters"
     notes = ("mpire hands shared_objects to the workers once, at fork (copy-on-write); a new image every "
              "pass therefore goes through a shared multiprocessing RawArray (the mutable shared object "
-             "mpire's docs point to), written once per pass like ray.put",)
+             "mpire's docs point to), written once per pass like ray.put",
+             "multiprocessing maps a RawArray from a heap arena file that it puts in /dev/shm when /dev/shm "
+             "has room for it, else in the temp folder (on disk in a container); the record's backend facts "
+             "say which, and the report flags the second")
 
     def setup(self):
         from .libraries import start_mpire
@@ -277,6 +277,11 @@ class Mpire(Backend):
         self.raw = mp_context().RawArray("b", image.nbytes)
         self.view = np.frombuffer(self.raw, dtype=image.dtype).reshape(image.shape)
         self.pool = start_mpire(self.cell.cores, _mpire_ready, range(self.cell.cores), shared_objects=self.view)
+
+    def diagnostics(self):
+        import ctypes
+
+        return {"shared_memory": describe_buffer(ctypes.addressof(self.raw))}
 
     def trial(self):
         self.view[:] = self.inputs["image"]
