@@ -85,12 +85,16 @@ if ((missing)); then log "FAILED: $missing expected output(s) missing"; exit 1; 
 
 # Every claim of paper/claims.yaml must appear in the report's table with one of the verdicts.
 claims=$(grep -cE '^  - id: ' paper/claims.yaml)
-verdicts=$(grep -cE '^\| C[0-9]+[a-z]? \|.*\*\*(reproduced|not reproduced|not testable here)\*\* \|$' "$OUT_DIR/report.md" || true)
+verdicts=$(grep -cE '^\| C[0-9]+[a-z]? \|.*\*\*(reproduced|not reproduced|not testable here|inconclusive: the machine was busy)\*\* \|' "$OUT_DIR/report.md" || true)
 if [[ $verdicts -ne $claims ]]; then
     log "FAILED: the report has a verdict for $verdicts of the $claims claims in paper/claims.yaml"
     exit 1
 fi
 log "ok      a verdict for each of the $claims claims"
+for f in verdicts.csv verdicts.json compare.md; do
+    [[ -s "$OUT_DIR/$f" ]] || { log "FAILED: $OUT_DIR/$f missing"; exit 1; }
+done
+log "ok      verdicts.csv, verdicts.json and compare.md"
 
 # With Docker's 64 MB /dev/shm Ray's object store is on disk: the report's header must say which
 # cells that touched and name the flag that avoids it. (Judged by the /dev/shm the run saw, in case
