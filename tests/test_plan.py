@@ -45,7 +45,12 @@ def test_rounds_run_round_by_round_each_in_its_own_seeded_shuffle():
     assert order == plan.job_order(cells, rounds=3, seed=7)
     priority = plan.job_priorities(order)
     assert all(priority[a] > priority[b] for a, b in zip(order, order[1:]))
-    assert plan.calibration_priority(order) > max(priority.values())
+    points = plan.calibration_priorities(order, rounds=3)
+    assert points[0] > max(priority.values())
+    for r in (1, 2):  # after every job of round r - 1, before every job of round r
+        assert min(priority[j] for j in order if j.round == r - 1) > points[r]
+        assert points[r] > max(priority[j] for j in order if j.round == r)
+    assert points[3] < min(priority.values())
 
 
 def reference_cell(trial_1, trial_2, overhead=4.0):

@@ -9,7 +9,7 @@ Called by `workflow/rules/common.smk` (the Snakefile only turns this into jobs) 
 - Order: every cell is measured in R rounds, each a fresh process. Round r of every cell runs
   before round r + 1 of any, and the cells of each round run in a seeded shuffle, so slow drift of
   the machine's speed spreads over every backend. The calibration points (the quiet-machine check)
-  run before the first round and after each round.
+  run before the first round and after each round, placed there by priority alone.
 - Duration: weak scaling. Each (workload, backend)'s trial time at N cores is extrapolated
   linearly from the reference records at 1 and 2 cores (serial and multiprocessing work grows with
   N; an ideal parallel backend stays flat), then scaled by the preset's work per core.
@@ -109,13 +109,25 @@ def job_order(cells: Sequence[CellKey], rounds: int, seed: int) -> list[Job]:
 
 
 def job_priorities(order: Sequence[Job]) -> dict[Job, int]:
-    """Snakemake starts the ready job of highest priority first: earlier in the order = higher."""
-    return {job: len(order) - rank for rank, job in enumerate(order)}
+    """Snakemake starts the ready job of highest priority first: earlier in the order = higher.
+
+    Even numbers, so that a calibration point fits between two rounds (calibration_priorities)."""
+    return {job: 2 * (len(order) - rank) for rank, job in enumerate(order)}
 
 
-def calibration_priority(order: Sequence[Job]) -> int:
-    """Above every cell: a calibration point runs as soon as its round has finished."""
-    return len(order) + 100
+def calibration_priorities(order: Sequence[Job], rounds: int) -> dict[int, int]:
+    """Point 0 before every cell; point r right after the last cell of round r - 1.
+
+    Every timing job holds the one bench_slot and none depends on another, so all are ready from
+    the start and run strictly by priority: the points fall between the rounds without making a
+    point depend on the round's records (which would rerun it whenever the cell list changes).
+    """
+    priority = job_priorities(order)
+    points = {0: 2 * len(order) + 1}
+    for r in range(1, rounds + 1):
+        last = [priority[j] for j in order if j.round == r - 1]
+        points[r] = min(last) - 1 if last else 0
+    return points
 
 
 # ------------------------------------------------------------------------------- durations

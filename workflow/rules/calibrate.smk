@@ -1,9 +1,7 @@
 # The machine ceiling at N cores, and the load other programs put on the run's CPUs: measured
 # before the first round (point 0) and after every round (point r), so a machine that got busy
-# during the run is noticed (analysis/quiet.py). Each point runs as soon as its round is done.
+# during the run is noticed (analysis/quiet.py). Priorities alone put each point after its round.
 rule calibrate:
-    input:
-        calibration_inputs,
     output:
         "results/calibration/{cores}/point{point}.json",
     log:
@@ -11,7 +9,7 @@ rule calibrate:
     wildcard_constraints:
         cores=r"\d+",
         point=r"\d+",
-    priority: CALIBRATION_PRIORITY
+    priority: calibration_priority
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,

@@ -67,7 +67,7 @@ CALIBRATION_CORES = [c for c in CORES if c <= MACHINE.usable_cores]
 CELLS = plan.plan_cells(WORKLOADS, BACKENDS, CORES, MACHINE, CLUSTER_BACKENDS)
 ORDER = plan.job_order(CELLS, ROUNDS, config["seed"])
 PRIORITY = plan.job_priorities(ORDER)
-CALIBRATION_PRIORITY = plan.calibration_priority(ORDER)
+CALIBRATION_PRIORITY = plan.calibration_priorities(ORDER, ROUNDS)
 RECORD = "results/raw/{workload}/{backend}/{cores}/round{round}.json"
 PLAN_FILE = "results/plan.json"
 AGGREGATE_TABLES = ["timings", "summary", "speedups", "growth", "calibration", "calibration_points"]
@@ -105,10 +105,9 @@ def bench_inputs(wildcards):
     return []
 
 
-def calibration_inputs(wildcards):
-    """Point 0 runs before the first round; point k after every record of round k - 1 exists."""
-    point = int(wildcards.point)
-    return [] if point == 0 else [record_path(j) for j in ORDER if j.round == point - 1]
+def calibration_priority(wildcards):
+    """Point 0 runs before the first round, point k right after round k - 1 (plan.py)."""
+    return CALIBRATION_PRIORITY.get(int(wildcards.point), 0)
 
 
 def records_for(outdir):
