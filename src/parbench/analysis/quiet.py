@@ -35,7 +35,7 @@ class QuietCheck:
 
     def reason(self, cores) -> str | None:
         """One sentence for the core counts a verdict rests on, or None if all were quiet."""
-        parts = [f"at {c} cores: {'; '.join(self.busy_cores[c])}" for c in sorted(set(cores)) if c in self.busy_cores]
+        parts = [f"at {_cores(c)}: {'; '.join(self.busy_cores[c])}" for c in sorted(set(cores)) if c in self.busy_cores]
         return "; ".join(parts) if parts else None
 
     def summary(self) -> str:
@@ -44,7 +44,11 @@ class QuietCheck:
         if self.quiet:
             return (f"quiet: at every calibration point the ceiling stayed within {QUIET_CEILING:.0%} of N and "
                     f"no CPU of the run was more than {FOREIGN_LOAD_MAX:.0%} busy with other work")
-        return "busy " + "; ".join(f"at {c} cores ({'; '.join(r)})" for c, r in sorted(self.busy_cores.items()))
+        return "busy " + "; ".join(f"at {_cores(c)} ({'; '.join(r)})" for c, r in sorted(self.busy_cores.items()))
+
+
+def _cores(n: int) -> str:
+    return f"{n} core{'s' if n != 1 else ''}"
 
 
 def _finite(x) -> bool:
