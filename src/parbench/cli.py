@@ -1,4 +1,4 @@
-"""parbench: run | prepare | calibrate | env | list. Thin: parses, checks, delegates.
+"""parbench: run | prepare | calibrate | primitives | model | env | list. Thin: parses, checks, delegates.
 
 `run` pins itself and sets every thread variable *before* importing numpy, Ray or TensorFlow,
 because their pools are sized at import (and Snakemake sets OMP_NUM_THREADS to the job's threads).
@@ -88,6 +88,34 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--repeats", type=_positive_int, default=5)
     cal.add_argument("--seconds", type=float, default=0.5, help="work per process per repeat")
     cal.add_argument("--out", required=True, type=Path)
+
+    prim = sub.add_parser("primitives", help="time every cost term of the backends' timed regions on its own "
+                                             "(the cost model's inputs)")
+    prim.add_argument("--preset", default="paper", help=f"sizes: {', '.join(PRESETS)} (default paper)")
+    prim.add_argument("--repeats", type=_int_at_least(3), default=7, help="samples per primitive (default 7)")
+    prim.add_argument("--chains", type=_positive_int, default=3,
+                      help="stateful: chains of docs_per_core documents, i.e. samples per state size (default 3)")
+    prim.add_argument("--threads", type=_positive_int, nargs="+", default=None,
+                      help="TensorFlow thread counts for predict (default: 1 .. physical cores)")
+    prim.add_argument("--resources", type=Path, default=DEFAULT_RESOURCES,
+                      help=f"prepared model and data for expensive_init (default {DEFAULT_RESOURCES})")
+    prim.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS),
+                      help="workloads whose primitives to measure (default all)")
+    prim.add_argument("--no-ray", action="store_true", help="skip the Ray primitives (the model then skips ray)")
+    prim.add_argument("--no-tensorflow", action="store_true",
+                      help="skip the TensorFlow primitives (the model then skips expensive_init)")
+    prim.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
+
+    mod = sub.add_parser("model", help="primitives + calibration -> predicted seconds of every measured cell "
+                                       "(model_check.csv), projections of the claims (projections.csv), figures")
+    mod.add_argument("--primitives", type=Path, required=True, help="JSON written by `parbench primitives`")
+    mod.add_argument("--tables", type=Path, required=True,
+                     help="folder written by `parbench aggregate` (summary.csv, calibration.csv)")
+    mod.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    mod.add_argument("--resamples", type=_positive_int, default=1000,
+                     help="bootstrap draws of the primitives for the projections' intervals (default 1000)")
+    mod.add_argument("--out-dir", type=Path, required=True, help="where model_check.csv and projections.csv go")
+    mod.add_argument("--figures", type=Path, default=None, help="folder for model_<workload>.png (default: none)")
 
     env = sub.add_parser("env", help="describe the machine and software (no hostname)")
     env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
@@ -225,6 +253,49 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_primitives(args: argparse.Namespace) -> int:
+    try:
+        get_preset(args.preset)
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+    _check_writable(args.out)
+    if not args.no_tensorflow and "expensive_init" in args.workloads:
+        missing = [f for f in ("model.keras", "mnist_synthetic.npz") if not (args.resources / f).exists()]
+        if missing:
+            raise UsageError(f"{', '.join(missing)} missing in {args.resources}; run `parbench prepare --resources "
+                             f"{args.resources}` first, or pass --no-tensorflow")
+    # As in `run`: one thread per process unless a primitive asks for more (predict with t threads).
+    _set_thread_variables(1)
+    _set_quiet_runtime_variables()
+    from .primitives import measure_primitives, write_record
+
+    record = measure_primitives(args.preset, repeats=args.repeats, chains=args.chains, threads=args.threads,
+                                resources=args.resources, include_ray=not args.no_ray,
+                                include_tensorflow=not args.no_tensorflow, workloads=args.workloads)
+    write_record(record, args.out)
+    print(f"parbench primitives: {len(record['primitives'])} primitives in {record['seconds']:.0f} s "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in record['group_seconds'].items())}) -> {args.out}",
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # Ray's and the pools' exit handlers have nothing left to do
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from .analysis.model import ModelInputError, write_model_outputs
+    from .analysis.verdicts import ClaimsError
+    from .primitives import PrimitivesError
+
+    _check_writable(args.out_dir / "model_check.csv")
+    try:
+        paths = write_model_outputs(args.primitives, args.tables, args.claims, args.out_dir, args.figures,
+                                    resamples=args.resamples)
+    except (PrimitivesError, ModelInputError, ClaimsError) as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     _set_quiet_runtime_variables()
     from .machine import describe_machine, describe_software, machine_hash, threadpools
@@ -319,7 +390,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
+COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "primitives": cmd_primitives,
+            "model": cmd_model, "env": cmd_env, "list": cmd_list,
             "aggregate": cmd_aggregate, "figures": cmd_figures, "report": cmd_report,
             "check": cmd_check}
 
