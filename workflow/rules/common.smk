@@ -3,6 +3,7 @@ import random
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -86,6 +87,10 @@ CORES = resolve_cores(config["cores"])
 LOCAL_CORES = [c for c in CORES if c <= PHYSICAL_CORES]
 WORKLOADS = config["workloads"]
 TABLES = ["timings", "summary", "speedups", "calibration"]
+MODEL_TABLES = ["model_check", "model_errors", "projections", "model_curves"]
+# The model figures cover every workload the run measured (the reference run: all three).
+MODEL_WORKLOADS = WORKLOADS
+REFERENCE_PRIMITIVES = Path("paper/reference/primitives.json")
 FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
 CELLS = [
     (w, b, c)
@@ -149,6 +154,32 @@ def calibrations_for(outdir):
     if outdir == "results/reference":
         return sorted(str(p) for p in Path("paper/reference/calibration").glob("*.json"))
     return [f"results/calibration/{c}.json" for c in LOCAL_CORES]
+
+
+def model_outputs(outdir):
+    return [f"{outdir}/model_check.csv", f"{outdir}/projections.csv"] + [
+        f"{outdir}/figures/model_{workload}.png" for workload in MODEL_WORKLOADS
+    ]
+
+
+def reference_model_outputs():
+    """The reference records' model check and projections, once their primitives are committed."""
+    return model_outputs("results/reference") if REFERENCE_PRIMITIVES.exists() else []
+
+
+def primitives_inputs():
+    """The prepared model and data, when expensive_init is measured."""
+    return (
+        bench_inputs(SimpleNamespace(workload="expensive_init"))
+        if "expensive_init" in WORKLOADS
+        else []
+    )
+
+
+def primitives_for(outdir):
+    if outdir == "results/reference":
+        return str(REFERENCE_PRIMITIVES)
+    return "results/primitives.json"
 
 
 def environment_for(outdir):
