@@ -34,7 +34,7 @@ def test_every_timing_job_gets_an_exclusive_node_and_no_bench_slot():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
     assert "resources" not in profile and "cores" not in profile  # no bench_slot, no local cores
-    for rule in ("bench", "calibrate"):
+    for rule in ("bench", "calibrate", "primitives"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_extra"] == "'--exclusive'"
         assert "SLURM_CPUS_ON_NODE" in resources["cpus_per_task"]

@@ -33,7 +33,8 @@ def model_figure(summary: pd.DataFrame, curves: pd.DataFrame, workload: str):
     projected = curves[curves.workload == workload]
     with plt.rc_context(_style()):
         fig, ax = plt.subplots(figsize=(5.0, 3.6), layout="constrained")
-        backends = list(dict.fromkeys([*projected.backend, *measured.backend]))
+        backends = list(dict.fromkeys(projected.backend))
+        measured = measured[measured.backend.isin(backends)]  # points only where there is a projection
         for backend in backends:
             colour = backend_colour(backend)
             line = projected[projected.backend == backend].sort_values("cores")

@@ -122,6 +122,17 @@ def _pipe_reader(data_reader, ack_writer, cpu: int) -> None:
         ack_writer.send_bytes(b"k")
 
 
+def pipe_sizes(payloads: Iterable[int], small: int = 1 << 20, step: float = 1.5) -> list[int]:
+    """The payload sizes to time: every one below `small`, above it a subset at least `step` apart
+    (and the largest). The model interpolates linearly between them; a pipe's cost is linear in bytes."""
+    ordered = sorted(set(payloads))
+    kept = [b for b in ordered if b < small]
+    for b in (b for b in ordered if b >= small):
+        if not kept or kept[-1] < small or b >= step * kept[-1] or b == ordered[-1]:
+            kept.append(b)
+    return kept
+
+
 def measure_pipes(rec: Recorder, cpus: list[int], sizes: Iterable[int]) -> None:
     """Connection.send_bytes -> recv_bytes (+ a 1-byte ack) through os.pipe, as Pool's queues do."""
     from .workloads.base import mp_context
@@ -134,7 +145,7 @@ def measure_pipes(rec: Recorder, cpus: list[int], sizes: Iterable[int]) -> None:
         child = ctx.Process(target=_pipe_reader, args=(data_reader, ack_writer, reader_cpu), daemon=True)
         child.start()
         try:
-            for nbytes in sorted(set(sizes)):
+            for nbytes in pipe_sizes(sizes):
                 payload = os.urandom(nbytes)  # incompressible, every page real
 
                 def send(payload=payload, writer=data_writer, acks=ack_reader):
@@ -503,23 +514,32 @@ def _wait_for_free_cpu(timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def _blocked_submits(rec: Recorder, submit: Callable[[], Any], block: Callable[[], Any],
+def _blocked_submits(rec: Recorder, submit: Callable[[], Any], block: Callable[[float], Any],
                      drained: Callable[[Any, list], float], batch: int) -> tuple[list[float], list[float]]:
-    """Per-item driver cost (submitting while the receiver sleeps) and receiver cost (draining)."""
+    """Per-item driver cost (submitting while the receiver sleeps) and receiver cost (draining).
+
+    A first, untimed round with a long sleep measures how long the submissions take; the timed
+    rounds then sleep three times that (the receiver must still be asleep when the last item is in).
+    """
     import ray
 
+    hold = 2.0
     driver, receiver = [], []
-    for _ in range(rec.repeats):
-        blocker = block()
+    for index in range(rec.repeats + 1):
+        blocker = block(hold)
         time.sleep(0.05)  # the receiver is asleep before the first submission
         start = time.perf_counter()
         refs = [submit() for _ in range(batch)]
         submitted = time.perf_counter()
         released = ray.get(blocker)
+        drain = drained(released, refs)
+        if index == 0:
+            hold = max(0.2, 3 * (submitted - start) + 0.1)
+            continue
         if released < submitted:
             rec.log("  (warning: the receiver woke before the submissions ended; sample kept)")
         driver.append((submitted - start) / batch)
-        receiver.append(max(drained(released, refs), 0.0) / batch)
+        receiver.append(max(drain, 0.0) / batch)
     return driver, receiver
 
 
@@ -546,7 +566,7 @@ def measure_ray(rec: Recorder, numerical, stateful, expensive_init, cpus: list[i
         rec.time("ray.task_round_trip", lambda: ray.get(noop.remote()), "driver+worker",
                  "ray.get(f.remote()) of an empty task", repeats=3 * rec.repeats, warmups=3)
         driver, worker = _blocked_submits(
-            rec, lambda: noop.remote(), lambda: hold.remote(1.0),
+            rec, lambda: noop.remote(), lambda seconds: hold.remote(seconds),
             lambda released, refs: (ray.get(refs), time.perf_counter())[1] - released, 4 * SUBMIT_BATCH)
         rec.add("ray.task_submit", driver, "driver", "f.remote() of an empty task while the CPU is busy (driver)")
         rec.add("ray.task_drain", worker, "worker", "executing one queued empty task (worker and raylet)")
@@ -577,7 +597,7 @@ def measure_ray(rec: Recorder, numerical, stateful, expensive_init, cpus: list[i
         rec.time("ray.actor_call_round_trip", lambda: ray.get(sink.ping.remote()), "driver+worker",
                  "ray.get(actor.method.remote()) without arguments", repeats=3 * rec.repeats, warmups=3)
         driver, worker = _blocked_submits(
-            rec, lambda: sink.take.remote(None), lambda: sink.hold.remote(1.0),
+            rec, lambda: sink.take.remote(None), lambda seconds: sink.hold.remote(seconds),
             lambda released, refs: ray.get(sink.stamp.remote()) - released, 4 * SUBMIT_BATCH)
         rec.add("ray.actor_submit", driver, "driver", "actor.method.remote(None) while the actor is busy (driver)")
         rec.add("ray.actor_drain", worker, "worker", "the actor executing one queued call")
@@ -600,7 +620,7 @@ def measure_ray(rec: Recorder, numerical, stateful, expensive_init, cpus: list[i
                     return sink.take.remote(next(it))
 
             driver, worker = _blocked_submits(
-                rec, submit_document, lambda: sink.hold.remote(2.0),
+                rec, submit_document, lambda seconds: sink.hold.remote(seconds),
                 lambda released, refs: ray.get(sink.stamp.remote()) - released, len(batch))
             rec.add("stateful.ray_submit_document", driver, "driver",
                     "actor.add_document.remote(document): serialising one document into the call (driver)")
