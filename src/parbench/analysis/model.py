@@ -886,7 +886,7 @@ def _ratio_parts(claim: dict, workload: str, cores: int, inputs: ModelInputs) ->
         base = min(serial, mp, key=lambda p: p.seconds)
     else:
         base = predict(workload, baseline, cores, inputs)
-    return base.seconds / mine.seconds, [base, mine]
+    return (base.seconds / mine.seconds if mine.seconds > 0 else math.nan), [base, mine]
 
 
 def _claim_workloads(claim: dict) -> list[str]:
@@ -927,6 +927,8 @@ def project_claims(claims: dict, primitives: PrimitiveSet, calibration: pd.DataF
         try:
             value, high, per_workload, parts = _claim_statistic(claim, cores, point)
         except (KeyError, MissingPrimitive):
+            continue
+        if not math.isfinite(value):
             continue
         samples = np.array([_claim_statistic(claim, cores, d)[0] for d in draws])
         alpha = (1 - CI_LEVEL) / 2
