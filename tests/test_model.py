@@ -6,12 +6,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from parbench.analysis import model
-from parbench.analysis.model import Capacity, Costs, ModelInputs, holder_pipeline, predict
+from parbench.analysis.model import (
+    Capacity,
+    Costs,
+    ModelInputs,
+    holder_pipeline,
+    predict,
+)
 from parbench.analysis.verdicts import load_claims
 from parbench.primitives import KIND, PrimitiveSet, key_of
-from conftest import ROOT
 
 DOCS, SLOTS, ROUNDS = 3, 4, 2
 SIZES = {
@@ -286,7 +292,7 @@ def test_model_figure_labels_projections_as_projections(known):
     labels = fig.legends[0].get_texts()
     texts = [t.get_text() for t in labels]
     assert "Ray (projected)" in texts and "Ray (measured)" in texts
-    assert all(t.endswith("(projected)") or t.endswith("(measured)") for t in texts)
+    assert all(t.endswith(("(projected)", "(measured)")) for t in texts)
     assert "projection" in fig.axes[0].get_title()
     import matplotlib.pyplot as plt
 

@@ -4,9 +4,15 @@ smoke DAG runs the whole stage), writes every sample, and its record reads back 
 import json
 
 import pytest
-
 from conftest import parbench
-from parbench.primitives import KIND, PrimitiveSet, PrimitivesError, key_of, measure_primitives
+
+from parbench.primitives import (
+    KIND,
+    PrimitivesError,
+    PrimitiveSet,
+    key_of,
+    measure_primitives,
+)
 
 
 @pytest.fixture(scope="module")
