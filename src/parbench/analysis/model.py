@@ -246,7 +246,12 @@ def _rounds(workload: str, backend: str, n: int, rounds: list[Prediction], extra
             slot[1].append(t)
     terms = []
     for (name, where), (seconds, parts) in merged.items():
-        terms.append(parts[0] if len(parts) == 1 else _lump(name, where, seconds, f"sum over {len(parts)} rounds"))
+        if len(parts) == 1:
+            terms.append(parts[0])
+        elif all(math.isclose(p.seconds, parts[0].seconds) for p in parts):  # e.g. B3: every round alike
+            terms.append(_lump(name, where, seconds, f"{len(parts)} rounds x {parts[0].formula}"))
+        else:
+            terms.append(_lump(name, where, seconds, f"sum over {len(parts)} rounds"))
     bounds = sorted({p.bound for p in rounds})
     total = sum(p.seconds for p in rounds) + sum(t.seconds for t in extra)
     return Prediction(workload, backend, n, total, " / ".join(f"rounds: {b}" for b in bounds), tuple(terms),
@@ -480,19 +485,19 @@ def stateful_multiprocessing(n: int, m: ModelInputs) -> Prediction:
         queue = max(a_wall, _pipe_wall(m, out_bytes, n) + back)
         span = [
             _term("Pool.map call", FIXED, 1, rt),
-            _term("pickling the state and sending it (driver)", DRIVER, 1, a_wall),
-            _term("unpickling, counting, pickling the state back (worker)", WORKERS, 1, w_wall),
-            _term("unpickling the returned state (driver)", DRIVER, 1, back),
+            _term("pickling the state and sending it", DRIVER, 1, a_wall),
+            _term("unpickling, counting, pickling the state back", WORKERS, 1, w_wall),
+            _term("unpickling the returned state", DRIVER, 1, back),
             _term("the other slots' states through the driver", DRIVER, s - 1, queue),
         ]
         work = [
             _term("Pool.map call", FIXED, 1, rt),
             _term("Pool per-task overhead", DRIVER, s - 1, per_task),
-            _term("pickling the state and sending it (driver)", DRIVER, s, out_pickle + _pipe_cpu(m, in_bytes)),
-            _term("unpickling, counting, pickling the state back (worker)", WORKERS, s,
+            _term("pickling the state and sending it", DRIVER, s, out_pickle + _pipe_cpu(m, in_bytes)),
+            _term("unpickling, counting, pickling the state back", WORKERS, s,
                   loads_state(r) + c("stateful.loads_document") + counting[r] + dumps_state(r + 1)
                   + _pipe_cpu(m, out_bytes)),
-            _term("unpickling the returned state (driver)", DRIVER, s, back),
+            _term("unpickling the returned state", DRIVER, s, back),
         ]
         rounds.append(_bounded("stateful", "multiprocessing", n, span, work, cap, []))
     generate = [_term("generating the documents", DRIVER, n * docs, g)]
