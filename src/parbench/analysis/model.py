@@ -192,7 +192,7 @@ class Prediction:
     seconds: float
     bound: str  # SPAN, WORK, or a sum over rounds of either
     terms: tuple[Term, ...]  # they add up to `seconds`
-    bounds: dict[str, float] = field(default_factory=dict)  # every bound considered, in seconds
+    bounds: dict[str, float] = field(default_factory=dict)  # span and work / capacity, in seconds
     assumptions: tuple[str, ...] = ()
 
     def dominant(self) -> Term:
@@ -254,8 +254,12 @@ def _rounds(workload: str, backend: str, n: int, rounds: list[Prediction], extra
             terms.append(_lump(name, where, seconds, f"sum over {len(parts)} rounds"))
     bounds = sorted({p.bound for p in rounds})
     total = sum(p.seconds for p in rounds) + sum(t.seconds for t in extra)
+    fixed = sum(t.seconds for t in extra)
+    # Each bound summed over the rounds (the trial takes the larger one round by round).
+    totals = {b: fixed + sum(p.bounds.get(b, p.seconds) for p in rounds) for b in (SPAN, WORK)
+              if any(b in p.bounds for p in rounds)}
     return Prediction(workload, backend, n, total, " / ".join(f"rounds: {b}" for b in bounds), tuple(terms),
-                      {b: sum(p.seconds for p in rounds if p.bound == b) for b in bounds},
+                      totals,
                       tuple(dict.fromkeys(a for a in assumptions if a)))
 
 
@@ -823,7 +827,8 @@ def check_cells(primitives: PrimitiveSet, summary: pd.DataFrame, calibration: pd
                "original_backend": cell.backend in ORIGINAL_BACKENDS, "status": cell.status,
                "measured_s": float(cell.median_s), "measured_ci_low_s": float(cell.ci_low_s),
                "measured_ci_high_s": float(cell.ci_high_s), "predicted_s": np.nan, "error": np.nan,
-               "abs_error": np.nan, "within_target": np.nan, "bound": "", "dominant_term": "", "note": ""}
+               "abs_error": np.nan, "within_target": np.nan, "bound": "", "span_s": np.nan, "work_s": np.nan,
+               "dominant_term": "", "note": ""}
         prediction = None
         if cell.status != "ok":
             row["note"] = "failed cell: nothing to compare"
@@ -838,6 +843,7 @@ def check_cells(primitives: PrimitiveSet, summary: pd.DataFrame, calibration: pd
             error = prediction.seconds / row["measured_s"] - 1
             row.update(predicted_s=prediction.seconds, error=error, abs_error=abs(error),
                        within_target=abs(error) <= TARGET_ERROR, bound=prediction.bound,
+                       span_s=prediction.bounds.get(SPAN, np.nan), work_s=prediction.bounds.get(WORK, np.nan),
                        dominant_term=prediction.sentence())
             if abs(error) > TARGET_ERROR:
                 row["note"] = _note_for_miss(row, prediction)
