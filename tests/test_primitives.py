@@ -86,3 +86,17 @@ def test_cli_rejects_bad_input_with_a_message(tmp_path):
     assert no_model.returncode == 2 and "parbench prepare" in no_model.stderr
     model = parbench("model", "--primitives", tmp_path / "none.json", "--tables", tmp_path, "--out-dir", tmp_path)
     assert model.returncode == 2 and "parbench primitives" in model.stderr and "Traceback" not in model.stderr
+
+
+def test_a_failing_group_is_recorded_and_the_stage_goes_on(monkeypatch):
+    import parbench.primitives as primitives
+
+    def boom(*args):
+        raise RuntimeError("/dev/shm is too small")
+
+    monkeypatch.setattr(primitives, "measure_numerical", boom)
+    record = measure_primitives("smoke", repeats=3, include_ray=False, include_tensorflow=False,
+                                workloads=("numerical",), log=lambda m: None)
+    assert record["skipped"]["numerical"] == "failed: RuntimeError: /dev/shm is too small"
+    keys = {p["key"] for p in record["primitives"]}
+    assert "transport.pool_round_trip" in keys and not any(k.startswith("numerical.") for k in keys)

@@ -682,11 +682,18 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
     skipped: dict[str, str] = {}
 
     def group(name, fn, *args):
+        """One group of primitives; a failure is recorded (as a failing cell is) and the stage goes on:
+        the model then names the primitives it misses."""
         log(f"[primitives] {name}")
         t0 = time.perf_counter()
-        out = fn(*args)
-        group_seconds[name] = round(time.perf_counter() - t0, 3)
-        return out
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - recorded in the record's `skipped`, with the reason
+            skipped[name] = f"failed: {type(exc).__name__}: {exc}"
+            log(f"[primitives] {name} FAILED: {type(exc).__name__}: {exc}")
+            return []
+        finally:
+            group_seconds[name] = round(time.perf_counter() - t0, 3)
 
     os.sched_setaffinity(0, [cpus[0]])
     payloads: list[int] = []
@@ -703,10 +710,11 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
             skipped["tensorflow"] = "not measured (include_tensorflow=False)"
         group("transport (pipes)", measure_pipes, rec, cpus, payloads)
         if include_ray:
+            # Ray's B1 and B3 primitives need the result and prediction shapes measured above.
             group("ray", measure_ray, rec,
-                  sizes.numerical if "numerical" in workloads else None,
+                  sizes.numerical if "numerical.result_shape" in rec.facts else None,
                   sizes.stateful if "stateful" in workloads else None,
-                  sizes.expensive_init if ("expensive_init" in workloads and include_tensorflow) else None,
+                  sizes.expensive_init if "expensive_init.prediction_shape" in rec.facts else None,
                   cpus, resources, rec.facts)
         else:
             skipped["ray"] = "not measured (include_ray=False)"
