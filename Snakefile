@@ -20,6 +20,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/environment.smk"
 include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/primitives.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/bench.smk"
 include: "workflow/rules/aggregate.smk"
@@ -39,9 +40,11 @@ rule all:
         "results/verdicts.csv",
         "results/compare.md",
         "results/all_cells_ok.txt",
+        model_outputs("results"),
 
 
 rule reference_report:
     input:
         "results/reference/report.md",
         "results/reference/verdicts.csv",
+        reference_model_outputs(),

@@ -78,6 +78,23 @@ def test_every_figure_is_a_valid_image(smoke_run):
 
 
 @pytest.mark.slow
+def test_the_cost_model_checks_every_cell_and_projects_the_claims(smoke_run):
+    project, _ = smoke_run
+    primitives = json.loads((project / "results" / "primitives.json").read_text())
+    assert primitives["preset"] == "smoke" and not primitives["skipped"]  # Ray and TensorFlow measured too
+    assert any(p["key"] == "expensive_init.ray_actor_predict" for p in primitives["primitives"])
+    check = pd.read_csv(project / "results" / "model_check.csv")
+    assert len(check) == 3 * 4 * len(CORES)
+    assert check.predicted_s.notna().all() and (check.predicted_s > 0).all()  # every default backend is modelled
+    projections = pd.read_csv(project / "results" / "projections.csv")
+    at48 = projections[projections.cores == 48]
+    assert sorted(at48.claim) == ["C1a", "C1b", "C2a", "C2b", "C3a", "C3b", "C4a", "C4b", "C4c"]
+    assert at48.label.str.contains("projection").all() and at48.dominant.str.contains("at 48 cores").all()
+    for name in ("numerical", "stateful", "expensive_init"):
+        assert (project / "results" / "figures" / f"model_{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
 def test_every_claim_has_a_number_and_a_verdict(smoke_run):
     project, _ = smoke_run
     report = (project / "results" / "report.md").read_text()
@@ -157,9 +174,17 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
     project = copy_project(tmp_path)
     dry = snakemake(project, "-n", "reference_report", timeout=120)
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert set(job_counts(dry.stdout)) == {"aggregate", "verdicts", "figures", "report", "reference_report", "total"}
+    expected = {"aggregate", "verdicts", "figures", "report", "reference_report", "total"}
+    if (project / "paper" / "reference" / "primitives.json").exists():
+        expected.add("model")  # the model check of the reference records, from their committed primitives
+    assert set(job_counts(dry.stdout)) == expected
     real = snakemake(project, "reference_report", timeout=300)
     assert real.returncode == 0, real.stderr[-3000:]
     report = (project / "results" / "reference" / "report.md").read_text()
     assert "preset **paper**" in report and "| C1a |" in report
     assert not (project / "results" / "raw").exists()
+    if "model" in expected:
+        check = pd.read_csv(project / "results" / "reference" / "model_check.csv")
+        summary = pd.read_csv(project / "results" / "reference" / "summary.csv")
+        assert len(check) == len(summary)
+        assert (project / "results" / "reference" / "figures" / "model_numerical.png").exists()

@@ -35,13 +35,13 @@ def test_every_whole_node_job_gets_an_exclusive_node_and_no_bench_slot():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
     assert "resources" not in profile and "cores" not in profile  # no bench_slot, no local cores
-    for rule in ("bench", "calibrate", "environment", "prepare"):
+    for rule in ("bench", "calibrate", "primitives", "environment", "prepare"):
         resources = profile["set-resources"][rule]
         assert resources["slurm_extra"] == "'--exclusive'"
         # Sized to the node inside the job, never a fixed count a smaller node cannot give.
         assert "SLURM_CPUS_ON_NODE" in resources["cpus_per_task"]
         assert resources["mem_mb"] == 0  # no --mem: the site's default, the whole node where unset
-    for rule in ("bench", "calibrate", "prepare"):
+    for rule in ("bench", "calibrate", "primitives", "prepare"):
         assert "SLURM_CPUS_ON_NODE" in profile["set-threads"][rule]
 
 

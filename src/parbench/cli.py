@@ -1,4 +1,4 @@
-"""parbench: run | prepare | calibrate | env | list. Thin: parses, checks, delegates.
+"""parbench: run | prepare | calibrate | primitives | model | env | list. Thin: parses, checks, delegates.
 
 `run` pins itself and sets every thread variable *before* importing numpy, Ray or TensorFlow,
 because their pools are sized at import (and Snakemake sets OMP_NUM_THREADS to the job's threads).
@@ -103,6 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="which check of the run this is: 0 before the first round, r after round r (recorded)")
     cal.add_argument("--out", required=True, type=Path)
 
+    prim = sub.add_parser("primitives", help="time every cost term of the backends' timed regions on its own "
+                                             "(the cost model's inputs)")
+    prim.add_argument("--preset", default="paper", help=f"sizes: {', '.join(PRESETS)} (default paper)")
+    prim.add_argument("--repeats", type=_int_at_least(3), default=7, help="samples per primitive (default 7)")
+    prim.add_argument("--chains", type=_positive_int, default=3,
+                      help="stateful: chains of docs_per_core documents, i.e. samples per state size (default 3)")
+    prim.add_argument("--threads", type=_positive_int, nargs="+", default=None,
+                      help="TensorFlow thread counts for predict (default: 1 .. physical cores)")
+    prim.add_argument("--resources", type=Path, default=DEFAULT_RESOURCES,
+                      help=f"prepared model and data for expensive_init (default {DEFAULT_RESOURCES})")
+    prim.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS),
+                      help="workloads whose primitives to measure (default all)")
+    prim.add_argument("--no-ray", action="store_true", help="skip the Ray primitives (the model then skips ray)")
+    prim.add_argument("--no-tensorflow", action="store_true",
+                      help="skip the TensorFlow primitives (the model then skips expensive_init)")
+    prim.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
+
+    mod = sub.add_parser("model", help="primitives + calibration -> predicted seconds of every measured cell "
+                                       "(model_check.csv), projections of the claims (projections.csv), figures")
+    mod.add_argument("--primitives", type=Path, required=True, help="JSON written by `parbench primitives`")
+    mod.add_argument("--tables", type=Path, required=True,
+                     help="folder written by `parbench aggregate` (summary.csv, calibration.csv)")
+    mod.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    mod.add_argument("--resamples", type=_positive_int, default=1000,
+                     help="bootstrap draws of the primitives for the projections' intervals (default 1000)")
+    mod.add_argument("--out-dir", type=Path, required=True, help="where model_check.csv and projections.csv go")
+    mod.add_argument("--figures", type=Path, default=None, help="folder for model_<workload>.png (default: none)")
+
     env = sub.add_parser("env", help="describe the machine and software (no hostname)")
     env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
 
@@ -120,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver = sub.add_parser("verdicts", help="tables from `aggregate` + claims -> verdicts.csv and verdicts.json")
     ver.add_argument("--tables", type=Path, required=True, help="folder written by `parbench aggregate`")
     ver.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    ver.add_argument("--projections", type=Path, default=None,
+                     help="projections.csv from `parbench model`: claims not testable here get their projection")
     ver.add_argument("--out-dir", type=Path, required=True)
 
     cmp_ = sub.add_parser("compare", help="one run's ratios and verdicts against another's (e.g. the reference)")
@@ -139,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--template", type=Path, default=Path("paper/report.md.j2"))
     rep.add_argument("--figures", type=Path, required=True, help="folder written by `parbench figures`")
     rep.add_argument("--verdicts", type=Path, required=True, help="verdicts.json written by `parbench verdicts`")
+    rep.add_argument("--model-check", type=Path, default=None,
+                     help="model_check.csv from `parbench model`: the cost model against every cell")
     rep.add_argument("--out", type=Path, required=True)
 
     rdm = sub.add_parser("readme", help="rewrite the README's reference section from the reference run's tables")
@@ -274,6 +306,49 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_primitives(args: argparse.Namespace) -> int:
+    try:
+        get_preset(args.preset)
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+    _check_writable(args.out)
+    if not args.no_tensorflow and "expensive_init" in args.workloads:
+        missing = [f for f in ("model.keras", "mnist_synthetic.npz") if not (args.resources / f).exists()]
+        if missing:
+            raise UsageError(f"{', '.join(missing)} missing in {args.resources}; run `parbench prepare --resources "
+                             f"{args.resources}` first, or pass --no-tensorflow")
+    # As in `run`: one thread per process unless a primitive asks for more (predict with t threads).
+    _set_thread_variables(1)
+    _set_quiet_runtime_variables()
+    from .primitives import measure_primitives, write_record
+
+    record = measure_primitives(args.preset, repeats=args.repeats, chains=args.chains, threads=args.threads,
+                                resources=args.resources, include_ray=not args.no_ray,
+                                include_tensorflow=not args.no_tensorflow, workloads=args.workloads)
+    write_record(record, args.out)
+    print(f"parbench primitives: {len(record['primitives'])} primitives in {record['seconds']:.0f} s "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in record['group_seconds'].items())}) -> {args.out}",
+          file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # Ray's and the pools' exit handlers have nothing left to do
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from .analysis.model import ModelInputError, write_model_outputs
+    from .analysis.verdicts import ClaimsError
+    from .primitives import PrimitivesError
+
+    _check_writable(args.out_dir / "model_check.csv")
+    try:
+        paths = write_model_outputs(args.primitives, args.tables, args.claims, args.out_dir, args.figures,
+                                    resamples=args.resamples)
+    except (PrimitivesError, ModelInputError, ClaimsError) as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     _set_quiet_runtime_variables()
     from .machine import describe_machine, describe_software, machine_hash, threadpools
@@ -328,7 +403,7 @@ def cmd_verdicts(args: argparse.Namespace) -> int:
 
     _check_writable(args.out_dir / "verdicts.csv")
     try:
-        verdicts, header = judge(args.tables, args.claims)
+        verdicts, header = judge(args.tables, args.claims, args.projections)
     except (OSError, ClaimsError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(str(p) for p in write_verdicts(verdicts, header, args.out_dir)))
@@ -374,7 +449,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     try:
         render_report(args.tables, args.records, args.environment, args.claims, args.template,
-                      args.figures, args.out, args.verdicts)
+                      args.figures, args.out, args.verdicts, args.model_check)
     except (RecordError, ClaimsError) as exc:
         raise UsageError(str(exc)) from None
     print(args.out)
@@ -413,9 +488,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "env": cmd_env, "list": cmd_list,
-            "aggregate": cmd_aggregate, "verdicts": cmd_verdicts, "compare": cmd_compare, "figures": cmd_figures,
-            "report": cmd_report, "readme": cmd_readme, "check": cmd_check}
+COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, "primitives": cmd_primitives,
+            "model": cmd_model, "env": cmd_env, "list": cmd_list, "aggregate": cmd_aggregate,
+            "verdicts": cmd_verdicts, "compare": cmd_compare, "figures": cmd_figures, "report": cmd_report,
+            "readme": cmd_readme, "check": cmd_check}
 
 
 def main(argv: list[str] | None = None) -> int:

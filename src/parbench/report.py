@@ -202,8 +202,32 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
     return rows
 
 
+def _model_check(path: Path | None, figures: Path, out: Path) -> dict | None:
+    """The cost model against every measured cell (model_check.csv from the `model` stage): the
+    error per backend, and every cell it misses by more than the target, with the reason."""
+    from .analysis.model import TARGET_ERROR, error_summary
+
+    if path is None:
+        return None
+    check = pd.read_csv(path)
+    errors = error_summary(check)
+    misses = check[check.abs_error > TARGET_ERROR].sort_values("abs_error", ascending=False)
+    return {
+        "target": f"{TARGET_ERROR:.0%}",
+        "errors": [{"backend": r.backend, "cells": int(r.cells), "median": f"{r.median_abs_error:.0%}",
+                    "worst": f"{r.worst_abs_error:.0%}", "worst_cell": r.worst_cell} for r in errors.itertuples()],
+        "misses": [{"cell": f"{r.workload}/{r.backend}/{int(r.cores)}", "measured": fmt(r.measured_s, 3),
+                    "predicted": fmt(r.predicted_s, 3), "error": f"{r.error:+.0%}", "note": r.note}
+                   for r in misses.itertuples()],
+        "not_predicted": [f"{r.workload}/{r.backend}/{int(r.cores)}: {r.note}"
+                          for r in check[check.abs_error.isna()].itertuples()],
+        "figures": {w: _relative(figures / f"model_{w}.png", out.parent) for w in WORKLOAD_ORDER
+                    if (figures / f"model_{w}.png").exists()},
+    }
+
+
 def render_report(tables: Path, record_paths, environment: Path, claims_path: Path, template: Path,
-                  figures: Path, out: Path, verdicts_path: Path) -> None:
+                  figures: Path, out: Path, verdicts_path: Path, model_check: Path | None = None) -> None:
     summary = pd.read_csv(tables / "summary.csv")
     speedups = pd.read_csv(tables / "speedups.csv")
     calibration = pd.read_csv(tables / "calibration.csv")
@@ -237,7 +261,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
     context = {
         "claims": claims, "verdicts": claim_rows, "run": run, "max_cores": max_cores,
         "counts": {v: sum(1 for x in claim_rows if x["verdict"] == v and not x["derived"]) for v in VERDICTS},
-        "headline": _headline(speedups, max_cores),
+        "headline": _headline(speedups, max_cores), "model": _model_check(model_check, figures, out),
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,

@@ -3,6 +3,7 @@
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -71,6 +72,10 @@ CALIBRATION_PRIORITY = plan.calibration_priorities(ORDER, ROUNDS)
 RECORD = "results/raw/{workload}/{backend}/{cores}/round{round}.json"
 PLAN_FILE = "results/plan.json"
 AGGREGATE_TABLES = ["timings", "summary", "speedups", "growth", "calibration", "calibration_points"]
+MODEL_TABLES = ["model_check", "model_errors", "projections", "model_curves"]
+# The model figures cover every workload the run measured (the reference run: all three).
+MODEL_WORKLOADS = WORKLOADS
+REFERENCE_PRIMITIVES = Path("paper/reference/primitives.json")
 FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
 REFERENCE = Path("paper/reference")
 
@@ -124,6 +129,45 @@ def calibrations_for(outdir):
         for c in CALIBRATION_CORES
         for k in range(ROUNDS + 1)
     ]
+
+
+def model_outputs(outdir):
+    return [f"{outdir}/model_check.csv", f"{outdir}/projections.csv"] + [
+        f"{outdir}/figures/model_{workload}.png" for workload in MODEL_WORKLOADS
+    ]
+
+
+def reference_model_outputs():
+    """The reference records' model check and projections, once their primitives are committed."""
+    return model_outputs("results/reference") if REFERENCE_PRIMITIVES.exists() else []
+
+
+def projections_for(outdir):
+    """The model's projections.csv, where this run has a model (the reference: once its
+    primitives are committed), so that claims not testable here carry their projection."""
+    if outdir == "results/reference" and not REFERENCE_PRIMITIVES.exists():
+        return []
+    return [f"{outdir}/projections.csv"]
+
+
+def model_check_for(outdir):
+    """model_check.csv where this run has a model (see projections_for)."""
+    return [f"{outdir}/model_check.csv"] if projections_for(outdir) else []
+
+
+def primitives_inputs():
+    """The prepared model and data, when expensive_init is measured."""
+    return (
+        bench_inputs(SimpleNamespace(workload="expensive_init"))
+        if "expensive_init" in WORKLOADS
+        else []
+    )
+
+
+def primitives_for(outdir):
+    if outdir == "results/reference":
+        return str(REFERENCE_PRIMITIVES)
+    return "results/primitives.json"
 
 
 def environment_for(outdir):

@@ -2,6 +2,7 @@ rule report:
     input:
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         verdicts="{outdir}/verdicts.json",
+        model_check=lambda wildcards: model_check_for(wildcards.outdir),
         figures=expand("{{outdir}}/figures/{name}.png", name=FIGURE_NAMES),
         records=lambda wildcards: records_for(wildcards.outdir),
         environment=lambda wildcards: environment_for(wildcards.outdir),
@@ -18,10 +19,15 @@ rule report:
         "logs/{outdir}/report.log",
     wildcard_constraints:
         outdir="results|results/reference",
+    params:
+        model=lambda wildcards, input: (
+            f"--model-check {input.model_check}" if input.model_check else ""
+        ),
     shell:
         "parbench report --tables {wildcards.outdir} --records {input.records}"
         " --environment {input.environment} --claims {input.claims} --template {input.template}"
-        " --figures {wildcards.outdir}/figures --verdicts {input.verdicts} --out {output} > {log} 2>&1"
+        " --figures {wildcards.outdir}/figures --verdicts {input.verdicts} {params.model}"
+        " --out {output} > {log} 2>&1"
 
 
 # Last step: the report is written either way; the run's exit status then says whether any

@@ -5,6 +5,7 @@ rule verdicts:
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         run="{outdir}/run.json",
         claims="paper/claims.yaml",
+        projections=lambda wildcards: projections_for(wildcards.outdir),
         code=[
             "src/parbench/analysis/verdicts.py",
             "src/parbench/analysis/quiet.py",
@@ -16,9 +17,13 @@ rule verdicts:
         "logs/{outdir}/verdicts.log",
     wildcard_constraints:
         outdir="results|results/reference",
+    params:
+        projections=lambda wildcards, input: (
+            f"--projections {input.projections}" if input.projections else ""
+        ),
     shell:
         "parbench verdicts --tables {wildcards.outdir} --claims {input.claims}"
-        " --out-dir {wildcards.outdir} > {log} 2>&1"
+        " {params.projections} --out-dir {wildcards.outdir} > {log} 2>&1"
 
 
 # This run against the committed reference (paper/reference/): every ratio and verdict side by

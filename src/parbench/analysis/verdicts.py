@@ -328,6 +328,22 @@ def _gate_on_quiet(verdict: ClaimVerdict, quiet: QuietCheck | None) -> ClaimVerd
 Projector = Callable[[dict], dict | None]  # claim -> {value, ci_low, ci_high, cores, note} or None
 
 
+def table_projector(projections: pd.DataFrame) -> Projector:
+    """A projector reading projections.csv (written by the `model` stage): the row of the claim at
+    the claim's own core count (48 in the original), or nothing where the model has none."""
+
+    def project(claim: dict) -> dict | None:
+        cores = claim.get("cores")
+        rows = projections[(projections.claim == claim["id"]) & (projections.cores == cores)]
+        if cores is None or rows.empty:
+            return None
+        r = rows.iloc[0]
+        return {"value": float(r.projected), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
+                "cores": int(cores), "note": str(r.dominant)}
+
+    return project
+
+
 def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = None,
              projector: Projector | None = None) -> list[ClaimVerdict]:
     """Every claim's verdict, then the derived (scaled) verdicts, in the claims file's order."""
@@ -370,9 +386,10 @@ def read_verdicts(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return data["run"], data["verdicts"]
 
 
-def judge(tables_dir: Path, claims_path: Path, projector: Projector | None = None
+def judge(tables_dir: Path, claims_path: Path, projections: Path | None = None
           ) -> tuple[list[ClaimVerdict], dict[str, Any]]:
-    """Read a run's tables (written by aggregate), check the machine was quiet, judge every claim."""
+    """Read a run's tables (written by aggregate), check the machine was quiet, judge every claim;
+    with the model's projections.csv, the claims not testable here carry their projection."""
     import json
 
     from . import quiet as quiet_check
@@ -381,6 +398,7 @@ def judge(tables_dir: Path, claims_path: Path, projector: Projector | None = Non
     points = pd.read_csv(tables_dir / "calibration_points.csv")
     claims = load_claims(claims_path)
     quiet = quiet_check.check(points, tables.summary)
+    projector = table_projector(pd.read_csv(projections)) if projections is not None else None
     verdicts = evaluate(claims, tables, quiet, projector)
     header = json.loads((tables_dir / "run.json").read_text())
     header.update(quiet=quiet.quiet, quiet_summary=quiet.summary(),

@@ -1,0 +1,315 @@
+"""The cost model: its equations on hand-computed cases, projections with known answers, and the
+rule that a prediction never reads the cells it is checked against."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from parbench.analysis import model
+from parbench.analysis.model import (
+    Capacity,
+    Costs,
+    ModelInputs,
+    holder_pipeline,
+    predict,
+)
+from parbench.analysis.verdicts import load_claims
+from parbench.primitives import KIND, PrimitiveSet, key_of
+
+DOCS, SLOTS, ROUNDS = 3, 4, 2
+SIZES = {
+    "numerical": {"image_side": 100, "filter_side": 4, "stride": 5},
+    "stateful": {"docs_per_core": DOCS, "words_per_doc": 10, "word_bytes": 20, "popular_threshold": 3,
+                 "mp_state_slots": SLOTS},
+    "expensive_init": {"rounds": ROUNDS, "test_images": 10, "predict_batch": 32},
+}
+FACTS = {
+    "numerical.task_bytes": 10_000, "numerical.result_bytes": 10,
+    "stateful.document_bytes": 10, "stateful.state_bytes": {str(k): 100 * k for k in range(DOCS + 1)},
+    "expensive_init.prediction_bytes": 50,
+}
+
+
+def costs(**overrides) -> dict[str, float]:
+    """Every primitive the models read, zero unless given: each test switches on what it checks."""
+    names = [
+        "transport.pool_round_trip", "transport.pool_per_task", "transport.executor_round_trip",
+        "transport.executor_per_task", "ray.task_submit", "ray.actor_submit", "ray.actor_call_round_trip",
+        "numerical.convolve", "numerical.dumps_task", "numerical.loads_task", "numerical.dumps_result",
+        "numerical.loads_result", "numerical.shm_copy_image", "numerical.ray_put_image",
+        "numerical.ray_task_image_result", "stateful.generate_document", "stateful.dumps_document",
+        "stateful.loads_document", "stateful.dumps_popular", "stateful.loads_popular",
+        "stateful.ray_submit_document", "stateful.ray_receive_document", "expensive_init.load_model_and_data",
+        "expensive_init.first_predict", "expensive_init.dumps_prediction", "expensive_init.loads_prediction",
+        "expensive_init.ray_actor_call_result", "expensive_init.ray_actor_predict",
+    ]
+    out = {n: 0.0 for n in names}
+    out.update({key_of("stateful.count_document", {"k": k}): 0.0 for k in range(DOCS)})
+    out.update({key_of(f"stateful.{op}_state", {"k": k}): 0.0 for k in range(1, DOCS + 1) for op in ("dumps", "loads")})
+    out.update({key_of("expensive_init.predict", {"threads": t}): 0.0 for t in (1, 2)})
+    out.update({key_of("transport.pipe_same_core", {"bytes": b}): 0.0 for b in (10, 10_000)})
+    out.update({key_of("transport.pipe_cross_core", {"bytes": b}): 0.0 for b in (10, 10_000)})
+    unknown = set(overrides) - set(out)
+    assert not unknown, f"not a primitive the models read: {unknown}"
+    out.update(overrides)
+    return out
+
+
+def inputs(seconds: dict[str, float], ceilings=None) -> ModelInputs:
+    return ModelInputs(Costs(seconds, FACTS), Capacity(ceilings or {1: 1.0, 2: 2.0}), SIZES)
+
+
+def record(seconds: dict[str, float], spread: float = 0.0) -> dict:
+    """A primitives record whose every primitive has the given median (and +-spread samples)."""
+    prims = []
+    for key, value in seconds.items():
+        name, _, rest = key.partition("[")
+        param = dict(p.split("=") for p in rest.rstrip("]").split(",")) if rest else {}
+        samples = [value - spread * value, value, value + spread * value]
+        prims.append({"key": key, "name": name, "param": {k: int(v) for k, v in param.items()}, "where": "driver",
+                      "what": "synthetic", "samples": samples})
+    return {"kind": KIND, "schema_version": 1, "preset": "paper", "sizes": SIZES, "facts": FACTS,
+            "machine": {}, "primitives": prims}
+
+
+CALIBRATION = pd.DataFrame({"cores": [1, 2], "ceiling": [1.0, 2.0], "efficiency": [1.0, 1.0]})
+
+
+# ------------------------------------------------------------------------------- equations
+
+
+def test_serial_numerical_is_n_convolutions():
+    p = predict("numerical", "serial", 8, inputs(costs(**{"numerical.convolve": 0.25})))
+    assert p.seconds == pytest.approx(2.0)
+    assert p.dominant().name == "convolve" and p.dominant().formula == "8 x 0.25 s"
+
+
+def test_multiprocessing_numerical_driver_span_grows_with_n():
+    # pickling 0.1 s per task in the driver, convolve 1 s in the workers, capacity ideal (2 at 2).
+    m = inputs(costs(**{"numerical.convolve": 1.0, "numerical.dumps_task": 0.1}))
+    two = predict("numerical", "multiprocessing", 2, m)
+    # span = 2 x 0.1 + 1 = 1.2; work = (2 x 0.1 + 2 x 1) / 2 = 1.1
+    assert two.bounds == pytest.approx({model.SPAN: 1.2, model.WORK: 1.1})
+    assert two.seconds == pytest.approx(1.2) and two.bound == model.SPAN
+    assert sum(t.seconds for t in two.terms) == pytest.approx(two.seconds)
+    # at 48 cores (projected: efficiency 1 at 2 cores): span 48 x 0.1 + 1 = 5.8
+    far = predict("numerical", "multiprocessing", 48, m)
+    assert far.seconds == pytest.approx(5.8)
+    assert far.dominant().name == "pickling the task with the image" and far.dominant().seconds == pytest.approx(4.8)
+    assert any("projection" in a for a in far.assumptions)
+
+
+def test_work_bound_divides_by_the_calibrated_ceiling():
+    m = inputs(costs(**{"numerical.convolve": 1.0, "numerical.ray_put_image": 0.2}), {1: 1.0, 2: 1.5})
+    two = predict("numerical", "ray", 2, m)
+    # span = 0.2 + 1 = 1.2; work = (0.2 + 2 x 1) / 1.5 = 1.4667
+    assert two.seconds == pytest.approx(2.2 / 1.5) and two.bound == model.WORK
+
+
+def test_pipes_use_cross_core_time_on_the_critical_path_and_cpu_time_in_the_work():
+    seconds = costs(**{key_of("transport.pipe_same_core", {"bytes": 10_000}): 0.4,
+                       key_of("transport.pipe_cross_core", {"bytes": 10_000}): 0.1})
+    c = Costs(seconds, FACTS)
+    assert c.pipe(10_000, cross_core=True) == pytest.approx(0.1)
+    assert c.pipe(10_000, cross_core=False) == pytest.approx(0.4)
+    assert c.pipe(5005, cross_core=False) == pytest.approx(0.2)  # linear between measured sizes
+    assert c.pipe(20_000, cross_core=False) == pytest.approx(0.4 + 0.4 / 9990 * 10_000)  # the last slope beyond
+    one = predict("numerical", "multiprocessing", 1, inputs(seconds))
+    assert one.seconds == pytest.approx(0.4)  # one core: both ends on it, wall = CPU time
+
+
+def test_serial_stateful_generates_and_counts_every_document():
+    counts = {key_of("stateful.count_document", {"k": k}): 0.1 * (k + 1) for k in range(DOCS)}
+    m = inputs(costs(**{"stateful.generate_document": 0.05}, **counts))
+    p = predict("stateful", "serial", 4, m)
+    assert p.seconds == pytest.approx(4 * DOCS * 0.05 + 4 * (0.1 + 0.2 + 0.3))
+
+
+def test_multiprocessing_stateful_rounds_and_the_four_slots():
+    states = {key_of("stateful.dumps_state", {"k": k}): 1.0 for k in range(1, DOCS + 1)}
+    m = inputs(costs(**{"stateful.generate_document": 0.01}, **states))
+    # 1 core: per round r, the worker pickles state r+1 (1 s) and the driver pickles state r (1 s, 0 for r = 0)
+    one = predict("stateful", "multiprocessing", 1, m)
+    assert one.seconds == pytest.approx(DOCS * 0.01 + (0 + 1) + (1 + 1) + (1 + 1))
+    # 8 cores: 4 slots counted per round; span_r = A + W + 3 x max(A, back) with back = 0 (loads free)
+    eight = predict("stateful", "multiprocessing", 8, m)
+    expected = 8 * DOCS * 0.01 + sum(a + 1.0 + 3 * a for a in (0.0, 1.0, 1.0))
+    assert eight.seconds == pytest.approx(expected)
+    assert any("4 of the 8 documents" in a for a in eight.assumptions)
+
+
+def test_holder_pipeline_by_hand():
+    # docs 0..3 arrive at 1, 2, 3, 4 to holders 0, 1, 0, 1; each takes 3 s: holder 1 ends at 8.
+    assert holder_pipeline(2, 2, 1.0, lambda k: 3.0) == pytest.approx(8.0)
+    # a slow driver: the last document arrives at 4 and takes 0.5 s
+    assert holder_pipeline(2, 2, 1.0, lambda k: 0.5) == pytest.approx(4.5)
+
+
+def test_ray_stateful_at_scale_is_bound_by_the_driver_generating_documents():
+    counts = {key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)}
+    m = inputs(costs(**{"stateful.generate_document": 0.05, "stateful.ray_submit_document": 0.01}, **counts))
+    p = predict("stateful", "ray", 48, m)
+    # the driver hands out 144 documents at 0.06 s each; the last one then takes 0.1 s to count
+    assert p.seconds == pytest.approx(48 * DOCS * 0.06 + 0.1)
+    assert p.dominant().name == "generating the documents"
+    assert "144 x 0.05 s" in p.sentence()
+
+
+def test_serial_expensive_init_beyond_the_measured_threads_takes_the_best_measured():
+    m = inputs(costs(**{key_of("expensive_init.predict", {"threads": 1}): 0.4,
+                        key_of("expensive_init.predict", {"threads": 2}): 0.3}))
+    assert predict("expensive_init", "serial", 2, m).seconds == pytest.approx(ROUNDS * 2 * 0.3)
+    far = predict("expensive_init", "serial", 48, m)
+    assert far.seconds == pytest.approx(ROUNDS * 48 * 0.3)
+    assert any("best measured (2 threads)" in a for a in far.assumptions)
+
+
+def test_multiprocessing_expensive_init_reloads_the_model_in_every_task():
+    m = inputs(costs(**{"expensive_init.load_model_and_data": 0.3, "expensive_init.first_predict": 0.5}))
+    assert predict("expensive_init", "multiprocessing", 1, m).seconds == pytest.approx(ROUNDS * 0.8)
+    assert predict("expensive_init", "multiprocessing", 2, m).seconds == pytest.approx(ROUNDS * 0.8)
+
+
+def test_capacity_beyond_the_calibration_is_n_times_the_last_efficiency():
+    cap = Capacity({1: 1.0, 2: 1.9})
+    assert cap.at(2) == (1.9, None)
+    value, note = cap.at(48)
+    assert value == pytest.approx(48 * 0.95) and "projection" in note
+    assert Capacity({1: 1.0, 2: 2.2}).at(4)[0] == pytest.approx(4.0)  # noise above 1 is capped
+
+
+def test_not_modelled_backends_say_so():
+    with pytest.raises(KeyError, match="not modelled"):
+        predict("numerical", "dask", 2, inputs(costs()))
+
+
+# ------------------------------------------------------------------- projection, known answer
+
+
+@pytest.fixture
+def known():
+    """B1: convolve 1 s, pickling 0.1 s per task; every other cost 0: mp(48) = 5.8 s, ray(48) = 1 s."""
+    seconds = costs(**{"numerical.convolve": 1.0, "numerical.dumps_task": 0.1,
+                       "stateful.generate_document": 0.01, "expensive_init.first_predict": 0.5,
+                       "expensive_init.ray_actor_predict": 0.25,
+                       **{key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)},
+                       **{key_of("expensive_init.predict", {"threads": t}): 0.25 for t in (1, 2)}})
+    return seconds
+
+
+def test_projection_returns_the_known_answer(known):
+    claims = load_claims(ROOT / "paper" / "claims.yaml")
+    prims = PrimitiveSet.from_record(record(known))
+    out = model.project_claims(claims, prims, CALIBRATION, cores=48, resamples=200)
+    assert out["C1a"].value == pytest.approx(5.8) and out["C1a"].cores == 48
+    assert out["C1b"].value == pytest.approx(48.0)
+    assert (out["C1a"].ci_low, out["C1a"].ci_high) == pytest.approx((5.8, 5.8))  # no spread, no interval
+    assert "pickling the task with the image" in out["C1a"].dominant
+    assert out["C1a"].label == "projection"
+    # B3 vs serial: 2 x 48 x 0.25 over 2 x 0.25
+    assert out["C3b"].value == pytest.approx(48.0)
+    # range claims: the lowest workload's ratio, the highest alongside
+    ratios = out["C4a"].per_workload
+    assert out["C4a"].value == pytest.approx(min(ratios.values()))
+    assert out["C4a"].value_high == pytest.approx(max(ratios.values()))
+    assert {c for c in out} == {"C1a", "C1b", "C2a", "C2b", "C3a", "C3b", "C4a", "C4b", "C4c"}
+
+
+def test_projection_interval_comes_from_the_primitives_spread(known):
+    claims = load_claims(ROOT / "paper" / "claims.yaml")
+    prims = PrimitiveSet.from_record(record(known, spread=0.2))
+    p = model.project_claims(claims, prims, CALIBRATION, cores=48, resamples=400)["C1a"]
+    assert p.ci_low < p.value < p.ci_high
+    again = model.project_claims(claims, prims, CALIBRATION, cores=48, resamples=400)["C1a"]
+    assert (again.ci_low, again.ci_high) == (p.ci_low, p.ci_high)  # seeded
+
+
+# -------------------------------------------------------------- validation reads no cell
+
+
+def summary_of(rows) -> pd.DataFrame:
+    return pd.DataFrame([{"workload": w, "backend": b, "cores": c, "status": s, "median_s": m,
+                          "ci_low_s": m * 0.95, "ci_high_s": m * 1.05} for w, b, c, s, m in rows])
+
+
+def test_predictions_do_not_depend_on_the_measured_cells(known):
+    prims = PrimitiveSet.from_record(record(known))
+    cells = [("numerical", "serial", 1, "ok", 1.0), ("numerical", "multiprocessing", 2, "ok", 1.0),
+             ("numerical", "ray", 2, "ok", 1.0)]
+    first = model.check_cells(prims, summary_of(cells), CALIBRATION)
+    other = model.check_cells(prims, summary_of([(w, b, c, s, m * 7) for w, b, c, s, m in cells]), CALIBRATION)
+    assert list(first.predicted_s) == list(other.predicted_s)
+    assert first.predicted_s.tolist() == pytest.approx([1.0, 1.2, 1.0])
+    assert first.error.tolist() == pytest.approx([0.0, 0.2, 0.0])
+    assert other.error.tolist() == pytest.approx([1 / 7 - 1, 1.2 / 7 - 1, 1 / 7 - 1])
+
+
+def test_check_cells_explains_what_it_cannot_predict_and_where_it_misses(known):
+    prims = PrimitiveSet.from_record(record(known))
+    check = model.check_cells(prims, summary_of([
+        ("numerical", "dask", 1, "ok", 1.0), ("numerical", "serial", 2, "failed", math.nan),
+        ("numerical", "serial", 1, "ok", 2.0)]), CALIBRATION)
+    assert "not modelled" in check.note[0]
+    assert "failed cell" in check.note[1]
+    assert check.abs_error[2] == pytest.approx(0.5) and not check.within_target[2]
+    assert "under-predicted" in check.note[2]
+    errors = model.error_summary(check)
+    assert errors.set_index("backend").loc["serial", "median_abs_error"] == pytest.approx(0.5)
+
+
+def test_model_stage_writes_tables_and_labelled_figures(known, tmp_path):
+    import json
+
+    (tmp_path / "primitives.json").write_text(json.dumps(record(known)))
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    summary_of([(w, b, c, "ok", 1.0) for w in ("numerical", "stateful", "expensive_init")
+                for b in ("serial", "multiprocessing", "ray") for c in (1, 2)]).to_csv(tables / "summary.csv")
+    CALIBRATION.to_csv(tables / "calibration.csv", index=False)
+    paths = model.write_model_outputs(tmp_path / "primitives.json", tables, ROOT / "paper" / "claims.yaml",
+                                      tmp_path / "out", tmp_path / "figures", resamples=50)
+    names = {p.name for p in paths}
+    assert {"model_check.csv", "projections.csv", "model_numerical.png"} <= names
+    projections = pd.read_csv(tmp_path / "out" / "projections.csv")
+    assert set(projections.cores) == set(model.ORIGINAL_CORES)
+    assert projections.label.str.contains("projection").all()
+    c1a = projections[(projections.claim == "C1a") & (projections.cores == 48)].iloc[0]
+    assert c1a.projected == pytest.approx(5.8)
+    png = (tmp_path / "figures" / "model_numerical.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_model_figure_labels_projections_as_projections(known):
+    from parbench.model_figures import model_figure
+
+    prims = PrimitiveSet.from_record(record(known))
+    curves = model.projection_curves(prims, CALIBRATION, ["serial", "ray"], ["numerical"], resamples=20)
+    summary = summary_of([("numerical", "serial", 1, "ok", 1.0), ("numerical", "ray", 2, "ok", 1.0)])
+    fig = model_figure(summary, curves, "numerical")
+    labels = fig.legends[0].get_texts()
+    texts = [t.get_text() for t in labels]
+    assert "Ray (projected)" in texts and "Ray (measured)" in texts
+    assert all(t.endswith(("(projected)", "(measured)")) for t in texts)
+    assert "projection" in fig.axes[0].get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_a_preset_mismatch_is_one_clear_error(known, tmp_path):
+    import json
+
+    (tmp_path / "p.json").write_text(json.dumps(record(known)))
+    pd.DataFrame({"preset": ["smoke"]}).to_csv(tmp_path / "timings.csv", index=False)
+    with pytest.raises(model.ModelInputError, match="parbench primitives --preset smoke"):
+        model.write_model_outputs(tmp_path / "p.json", tmp_path, ROOT / "paper" / "claims.yaml", tmp_path)
+
+
+def test_bootstrap_draws_are_medians_of_resamples():
+    prims = PrimitiveSet.from_record(record({"a": 1.0}, spread=0.5))  # samples 0.5, 1, 1.5
+    draws = prims.bootstrap_medians(np.random.default_rng(0), 500)
+    values = {d["a"] for d in draws}
+    assert values <= {0.5, 1.0, 1.5} and len(values) == 3

@@ -1,0 +1,51 @@
+# The cost model's inputs: every cost term of the backends' timed regions, timed on its own at the
+# run's preset (src/parbench/primitives.py). A timing job: all cores and the single bench_slot,
+# like a cell; it runs first, with the calibration.
+rule primitives:
+    input:
+        primitives_inputs(),
+    output:
+        "results/primitives.json",
+    log:
+        "logs/primitives.log",
+    priority: CALIBRATION_PRIORITY[0]
+    threads: lambda wildcards: workflow.cores
+    resources:
+        bench_slot=1,
+    params:
+        preset=config["preset"],
+        repeats=config["primitives_repeats"],
+        threads=" ".join(str(c) for c in CALIBRATION_CORES),
+        workloads=" ".join(WORKLOADS),
+    shell:
+        "parbench primitives --preset {params.preset} --workloads {params.workloads}"
+        " --repeats {params.repeats} --threads {params.threads} --out {output} 2> {log}"
+
+
+# Predicted against measured seconds of every cell (model_check.csv, model_errors.csv), the
+# claims projected to the original's core counts (projections.csv) and one figure per workload.
+# Never reads a cell to make a prediction: the cells are only compared against.
+rule model:
+    input:
+        primitives=lambda wildcards: primitives_for(wildcards.outdir),
+        tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
+        claims="paper/claims.yaml",
+        code=["src/parbench/analysis/model.py", "src/parbench/model_figures.py"],
+    output:
+        expand("{{outdir}}/{table}.csv", table=MODEL_TABLES),
+        [
+            report(
+                f"{{outdir}}/figures/model_{workload}.png",
+                caption="../report/model.rst",
+                category="Cost model (projection)",
+            )
+            for workload in MODEL_WORKLOADS
+        ],
+    log:
+        "logs/{outdir}/model.log",
+    wildcard_constraints:
+        outdir="results|results/reference",
+    shell:
+        "parbench model --primitives {input.primitives} --tables {wildcards.outdir}"
+        " --claims {input.claims} --out-dir {wildcards.outdir}"
+        " --figures {wildcards.outdir}/figures > {log} 2>&1"
