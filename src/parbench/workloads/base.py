@@ -121,6 +121,38 @@ class Backend:
         """Backend facts for the record (e.g. Ray's object-store placement); called before teardown."""
         return None
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this backend cannot run this workload at all (the cell is then "not applicable"), or None."""
+        return None
+
+
+class FreeThreadedBackend(Backend):
+    """Threads of the driver on a free-threaded CPython (no GIL); subclasses add `start()` and `trial()`.
+
+    The GIL must stay off from the cell runner's imports to the last trial: it is read after the
+    imports, after setup and after the trials (gil.py), and a module that turned it back on fails
+    the cell with a sentence naming it. The readings go into the record's backend facts.
+    """
+
+    setup_region: ClassVar[str] = "ThreadPoolExecutor(max_workers=N) created (threads start on first use)"
+    pinning: ClassVar[str] = "the driver and its threads pinned to the run's CPUs"
+
+    def setup(self) -> None:
+        from ..gil import start_watch
+
+        self.gil = start_watch()  # started by the CLI before numpy loaded; here when called directly
+        self.gil.check("imports")
+        self.start()
+        self.gil.check("setup")
+
+    def start(self) -> None:
+        """Backend-specific setup (executors, states)."""
+
+    def diagnostics(self) -> dict[str, Any] | None:
+        self.gil.check("trials")
+        return self.gil.facts()
+
 
 class RayBackend(Backend):
     """A backend on Ray: the session (local and pinned, or attached to a cluster) is started in setup
