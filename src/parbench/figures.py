@@ -8,7 +8,8 @@ This module only chooses which column to draw; it computes no statistic.
 Figures written by :func:`render_all` (each as PNG at 200 dpi and as PDF):
 
 * ``{workload}.png/.pdf``: the original post's style, time per trial against physical cores,
-  one bar per backend grouped by core count; failed cells are marked with an ``x``;
+  one bar per backend grouped by core count; failed cells are marked with an ``x``, cells whose
+  backend cannot run the workload (status ``not_applicable``) with "n/a";
 * ``panel.png/.pdf``: the workload figures side by side with one shared legend;
 * ``speedup.png/.pdf``: speedup over serial Python against cores, with the ideal ``y = N`` line and
   the calibrated machine ceiling.
@@ -36,6 +37,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .catalog import (
+    ALTERNATIVES,
+    BACKEND_LABELS,
+    BACKEND_ORDER,
+    FREE_THREADED_BACKENDS,
+    PALETTE_INDEX,
+    WORKLOAD_ORDER,
+    WORKLOAD_TITLES,
+)
+
 __all__ = [
     "BACKEND_ORDER",
     "BACKEND_LABELS",
@@ -50,48 +61,9 @@ __all__ = [
     "render_all",
 ]
 
-BACKEND_ORDER: tuple[str, ...] = (
-    "serial",
-    "multiprocessing",
-    "ray",
-    "multiprocessing_tuned",
-    "joblib",
-    "concurrent_futures",
-    "dask",
-    "mpire",
-    "threads",
-)
-
-BACKEND_LABELS: dict[str, str] = {
-    "serial": "serial Python",
-    "multiprocessing": "multiprocessing (original)",
-    "ray": "Ray",
-    "multiprocessing_tuned": "multiprocessing (tuned)",
-}
-
-# Index into seaborn's 10-colour "colorblind" palette, one distinct entry per backend.
-# 0 blue, 1 orange, 2 green, 3 vermillion, 4 purple, 5 brown, 6 pink, 7 grey, 8 yellow, 9 sky blue.
-_PALETTE_INDEX: dict[str, int] = {
-    "serial": 7,
-    "multiprocessing": 1,
-    "ray": 0,
-    "multiprocessing_tuned": 3,
-    "joblib": 2,
-    "concurrent_futures": 4,
-    "dask": 5,
-    "mpire": 6,
-    "threads": 8,
-}
 _CB = [mcolors.to_hex(c) for c in sns.color_palette("colorblind", 10)]
-_BACKEND_COLOURS: dict[str, str] = {b: _CB[i] for b, i in _PALETTE_INDEX.items()}
+_BACKEND_COLOURS: dict[str, str] = {b: _CB[i] for b, i in PALETTE_INDEX.items()}
 _FALLBACK = [mcolors.to_hex(c) for c in sns.color_palette("dark", 10)]
-
-WORKLOAD_ORDER: tuple[str, ...] = ("numerical", "stateful", "expensive_init")
-WORKLOAD_TITLES: dict[str, str] = {
-    "numerical": "Numerical data (B1)",
-    "stateful": "Stateful computation (B2)",
-    "expensive_init": "Expensive initialization (B3)",
-}
 
 X_LABEL = "physical cores"
 TIME_LABEL = "time per trial (s)"
@@ -99,6 +71,8 @@ SPEEDUP_LABEL = "speedup over serial Python (x)"
 IDEAL_LABEL = "ideal (N)"
 CEILING_LABEL = "machine ceiling (calibrated)"
 FAILED_LABEL = "failed cell (no timing)"
+NOT_APPLICABLE = "not_applicable"  # records.NOT_APPLICABLE (not imported: figures read only the tables)
+NOT_APPLICABLE_TEXT = "n/a"
 
 DPI = 200
 SINGLE_WIDTH_IN = 3.5
@@ -130,12 +104,12 @@ def backend_colour(name: str) -> str:
 
 
 # The libraries a reader would pick instead of the original's three: drawn hatched, labelled
-# "(alternative)", so a figure keeps the post's comparison apart from the wider one.
-ALTERNATIVES = ("joblib", "concurrent_futures", "dask", "mpire", "threads")
-
-
+# "(alternative)", so a figure keeps the post's comparison apart from the wider one; threads on a
+# free-threaded CPython are dotted (their label names the interpreter).
 def backend_hatch(name: str) -> str | None:
-    return "////" if name in ALTERNATIVES else None
+    if name in ALTERNATIVES:
+        return "////"
+    return "...." if name in FREE_THREADED_BACKENDS else None
 
 
 def backend_label(name: str) -> str:
@@ -235,6 +209,11 @@ def _draw_workload_bars(
         xs, heights, err_lo, err_hi, failed_xs = [], [], [], [], []
         for _, row in rows.iterrows():
             x = slot[int(row["cores"])] + offset
+            if str(row.get("status")) == NOT_APPLICABLE:  # named in its slot: neither a failure nor a gap
+                ax.text(x, 0.02, NOT_APPLICABLE_TEXT, transform=ax.get_xaxis_transform(), rotation=90,
+                        ha="center", va="bottom", fontsize=_FONT_PT - 2, color=colour,
+                        gid=f"not_applicable:{backend}")
+                continue
             if _is_failed(row):
                 failed_xs.append(x)
                 continue
