@@ -10,6 +10,8 @@
 #       KEEP=1    keep OUT_DIR's old contents (default: start from an empty folder, since the
 #                 container's .snakemake metadata does not survive between runs)
 #       SHM_SIZE  /dev/shm size for Ray's object store (default 3g)
+#       BACKENDS  the backends to run (default: the original three, multiprocessing_tuned and
+#                 free_threading, whose records must show the GIL off, B3 not applicable)
 set -euo pipefail
 
 # Files the smoke pipeline must produce, relative to OUT_DIR. Edit as the pipeline grows.
@@ -30,6 +32,7 @@ OUT_DIR=${OUT_DIR:-results-docker}
 LOG_DIR=${LOG_DIR:-logs-docker}
 CONFIG=${CONFIG:-config/smoke.yaml}
 SHM_SIZE=${SHM_SIZE:-3g}
+BACKENDS=${BACKENDS:-[serial,multiprocessing,ray,multiprocessing_tuned,free_threading]}
 
 log() { printf 'docker-smoke: %s\n' "$*"; }
 
@@ -49,11 +52,13 @@ run=(docker run --rm --init --shm-size="$SHM_SIZE" --user "$(id -u):$(id -g)"
 log "pre-flight: imports in $IMAGE"
 "${run[@]}" python -c 'import ray, tensorflow, snakemake, parbench' 2>/dev/null \
     || { log "pre-flight failed: cannot import ray, tensorflow, snakemake, parbench in $IMAGE"; exit 1; }
+"${run[@]}" sh -c '"$PARBENCH_FREE_THREADING_PYTHON" -c "import sys, parbench.harness; assert not sys._is_gil_enabled()"' \
+    || { log "pre-flight failed: no free-threaded interpreter with the GIL off in $IMAGE"; exit 1; }
 
-log "${run[*]} snakemake --cores all --configfile $CONFIG $*"
+log "${run[*]} snakemake --cores all --configfile $CONFIG --config backends=$BACKENDS $*"
 start=$(date +%s)
 rc=0
-"${run[@]}" snakemake --cores all --configfile "$CONFIG" "$@" || rc=$?
+"${run[@]}" snakemake --cores all --configfile "$CONFIG" --config "backends=$BACKENDS" "$@" || rc=$?
 wall=$(( $(date +%s) - start ))
 log "smoke wall time: ${wall} s (exit status $rc)"
 [[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc (job logs in $LOG_DIR)"; exit "$rc"; }
@@ -77,4 +82,25 @@ if [[ $verdicts -ne $claims ]]; then
     exit 1
 fi
 log "ok      a verdict for each of the $claims claims"
+
+# free_threading: serial's digests with the GIL off after the trials on B1 and B2, B3 not applicable.
+if [[ $BACKENDS == *free_threading* ]]; then
+    python3 - "$OUT_DIR/summary.csv" <<'EOF' || { log "FAILED: the free_threading cells"; exit 1; }
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["backend"] == "free_threading"]
+problems = []
+for r in rows:
+    cell = f"{r['workload']}/free_threading/{r['cores']}"
+    if r["workload"] == "expensive_init":
+        ok = r["status"] == "not_applicable"
+    else:
+        ok = (r["status"] == "ok" and r["digest_agrees"] == "True" and r["gil_off"] == "True"
+              and "free-threaded" in r["python"])
+    print(f"docker-smoke: {'ok     ' if ok else 'BAD    '} {cell}: {r['status']}, python {r['python']}, "
+          f"GIL off {r['gil_off'] or '-'}, digest agrees {r['digest_agrees'] or '-'}, median {r['median_s'] or '-'} s")
+    if not ok:
+        problems.append(cell)
+sys.exit(1 if problems or not rows else 0)
+EOF
+fi
 log "passed"
