@@ -144,8 +144,9 @@ def record(backend, status="ok", digest="abc", gil_after_trials=False, free_thre
         trials=[Trial(i, 0.1 * (1 + (backend == "free_threading")), 1, digest) for i in range(3)]
         if status == "ok" else [],
         work_expected=1, memory=None, pinned_cpus=[0], process_tree={}, backend_facts=facts, machine={},
-        software={"python": "3.11.7", "interpreter": {"version": "3.13.15" if free_threaded else "3.11.7",
-                                                      "free_threaded_build": free_threaded, "config_args": ""}},
+        software={"python": "3.11.7", "interpreter": {
+            "version": "3.13.15" if free_threaded else "3.11.7", "free_threaded_build": free_threaded,
+            "config_args": "'--prefix=/x' '--disable-gil' '--with-ensurepip=no'" if free_threaded else ""}},
         config_hash="c", machine_hash="m", started_at="2026-01-01T00:00:00+00:00",
         finished_at="2026-01-01T00:00:01+00:00")
 
@@ -172,6 +173,7 @@ def test_a_not_applicable_cell_is_neither_a_failure_nor_a_gap(tmp_path):
                               "speedup": 0.5, "ci_low": 0.4, "ci_high": 0.625}])
     section = _free_threading(summary, speedups, [serial, ft, b3])
     assert section["ran"] and section["ft"]["version"] == "3.13.15" and section["ft"]["free_threaded"]
+    assert section["ft"]["configure"] == "--disable-gil --with-ensurepip=no" and section["main"]["version"] == "3.11.7"
     row = next(r for r in section["rows"] if r["workload"] == "stateful")
     seconds = dict(zip(FT_COMPARED, row["seconds"]))
     assert seconds == {"serial": "0.100", "threads": "not run", "free_threading": "0.200", "ray": "not run",

@@ -161,11 +161,11 @@ def plan_free_threading(configured: str | None, environ: dict, missing_packages,
             f"parbench: the free-threaded backends are skipped in this run: there is no free-threaded interpreter at "
             f"{python} and it cannot be built here, since these packages are missing: {missing} (Debian/Ubuntu: "
             f"sudo apt-get install {missing}). Install them and the workflow builds it once (about 4 minutes on 2 "
-            f"cores), or set free_threading_python, or run in the container, which has one."))
+            f"idle cores), or set free_threading_python, or run in the container, which has one."))
     return FreeThreadingPlan(python, build=True, message=(
         None if built else
         f"parbench: the free-threaded interpreter is built once into {cache} before its cells run (rule "
-        f"free_threading_interpreter, about 4 minutes on 2 cores; log: logs/free_threading_interpreter.log)"))
+        f"free_threading_interpreter, about 4 minutes on 2 idle cores; log: logs/free_threading_interpreter.log)"))
 
 
 # ------------------------------------------------------------------------------- durations

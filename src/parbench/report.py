@@ -206,9 +206,9 @@ def _free_threading(summary: pd.DataFrame, speedups: pd.DataFrame, records) -> d
     def build(backend: str) -> dict:
         rec = next((x for x in records if x.backend == backend and x.status == "ok"), None)
         facts = (rec.software.get("interpreter") or {}) if rec else {}
-        flags = facts.get("config_args") or ""
+        flags = [f.strip("'") for f in (facts.get("config_args") or "").split("' '")]
         return {"version": facts.get("version", "n/a"), "free_threaded": facts.get("free_threaded_build"),
-                "pgo": "--enable-optimizations" in flags, "lto": "--with-lto" in flags}
+                "configure": " ".join(f for f in flags if f and not f.startswith("--prefix=")) or "n/a"}
 
     return {"ran": True, "labels": [BACKEND_LABELS[b] for b in FT_COMPARED], "rows": rows, "costs": costs,
             "ft": build("free_threading"), "main": build("serial"),
