@@ -179,7 +179,7 @@ def test_a_not_applicable_cell_is_neither_a_failure_nor_a_gap(tmp_path):
     assert seconds == {"serial": "0.100", "threads": "not run", "free_threading": "0.200", "ray": "not run",
                        "multiprocessing_tuned": "not run"}
     assert row["gil"] == "off" and row["speedup"] == "0.50x [0.40, 0.62]"
-    assert section["costs"] == [{"workload": "stateful", "ratio": "2.00", "ci": "[1.60, 2.50]", "percent": "+100%"}]
+    assert section["costs"] == [{"workload": "stateful", "ratio": "2.00", "ci": " [1.60, 2.50]", "percent": "+100%"}]
     assert section["not_applicable"] == ["expensive_init: B3 needs TensorFlow"]
     b3 = next(r for r in section["rows"] if r["workload"] == "expensive_init")
     assert dict(zip(FT_COMPARED, b3["seconds"]))["free_threading"] == "not applicable" and b3["gil"] == "n/a"

@@ -197,11 +197,13 @@ def _free_threading(summary: pd.DataFrame, speedups: pd.DataFrame, records) -> d
         s = over.loc[(r.workload, r.cores)] if (r.workload, r.cores) in over.index else None
         rows.append({"workload": r.workload, "cores": int(r.cores),
                      "seconds": [seconds(r.workload, b, r.cores) for b in FT_COMPARED],
-                     "speedup": f"{fmt(s.speedup)}x {fmt_ci(s.ci_low, s.ci_high)}" if s is not None else "n/a",
+                     "speedup": f"{fmt(s.speedup)}x {fmt_ci(s.ci_low, s.ci_high)}".replace(" n/a", "")
+                     if s is not None else "n/a",
                      "gil": "n/a" if r.status != "ok" or pd.isna(r.gil_off) else ("off" if bool(r.gil_off) else "ON")})
         if s is not None and r.cores == 1:  # time ratio = 1 / speedup; the interval inverts with it
-            costs.append({"workload": r.workload, "ratio": fmt(1 / s.speedup),
-                          "ci": fmt_ci(1 / s.ci_high, 1 / s.ci_low), "percent": f"{100 / s.speedup - 100:+.0f}%"})
+            ci = fmt_ci(1 / s.ci_high, 1 / s.ci_low)
+            costs.append({"workload": r.workload, "ratio": fmt(1 / s.speedup), "ci": "" if ci == "n/a" else f" {ci}",
+                          "percent": f"{100 / s.speedup - 100:+.0f}%"})
 
     def build(backend: str) -> dict:
         rec = next((x for x in records if x.backend == backend and x.status == "ok"), None)
