@@ -18,6 +18,30 @@
 # carries the CA bundle and PIP_CERT needed behind a TLS-intercepting proxy, so this file does not
 # change. Any base works that has python3 (>= 3.11) with the venv module on PATH.
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:6d2502238109c929569ae99355e28890c438cb11bc88ef02cd189c173b3db07c
+
+# ---- Stage 1: a free-threaded CPython (PEP 703, --disable-gil) for the free_threading backend,
+# built from Debian forky's source package python3.13 3.13.15-1 (orig tarball's sha256 pinned in
+# bin/build-free-threading, as the .dsc and apt's signed Sources index list it), with a venv from
+# the hashed lock requirements-ft.lock (cp313t wheels only). Only /opt/free-threading reaches the
+# image; the compiler stays here. Another version where the mirror serves it, e.g.
+#   --build-arg PYTHON_FT_VERSION=3.14.x --build-arg PYTHON_FT_SHA256=<its orig tarball's sha256>
+FROM ${BASE_IMAGE} AS free-threading
+ARG PYTHON_FT_VERSION=3.13.15
+ARG PYTHON_FT_SHA256=
+ARG DEBIAN_MIRROR=http://deb.debian.org/debian
+# Build dependencies only (the runtime libraries are in the base already); Debian's stable release
+# fixes their versions.
+# hadolint ignore=DL3008
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+       gcc make libc6-dev libssl-dev zlib1g-dev libffi-dev xz-utils \
+    && rm -rf /var/lib/apt/lists/*
+COPY bin/build-free-threading /build/bin/build-free-threading
+COPY requirements-ft.lock /build/requirements-ft.lock
+# PARBENCH_SRC: the venv finds parbench in /artifact/src of the final image.
+RUN PARBENCH_SRC=/artifact/src /build/bin/build-free-threading --prefix /opt/free-threading
+
+# ---- Stage 2: the artifact.
 FROM ${BASE_IMAGE}
 
 # The runtime user's ids (any uid works at run time, see below).
@@ -55,6 +79,11 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
     && rm -f /tmp/requirements.lock
 
+# The free-threaded interpreter and its venv (cached until stage 1 changes); `parbench run` with
+# backend free_threading runs under it (the workflow finds it through this variable).
+COPY --from=free-threading /opt/free-threading /opt/free-threading
+ENV PARBENCH_FREE_THREADING_PYTHON=/opt/free-threading/venv/bin/python
+
 # The package next (cached until pyproject.toml or src/ change), then the expensive_init model and
 # data set baked in as the runtime user (no network needed at run time), the matplotlib font
 # cache warmed, and HOME, /artifact and resources/ opened to any uid.
@@ -73,7 +102,11 @@ RUN parbench prepare --resources /artifact/resources/expensive_init \
 # The rest of the project: Snakefile, workflow/, config/, profiles/, paper/, tests/ (see
 # .dockerignore). COPY keeps the files' times, so the baked resources stay newer than the code.
 COPY --chown=${UID}:${GID} . /artifact
-RUN chmod 0777 /artifact
+# The free-threaded interpreter reads parbench from /artifact/src: bytecode compiled once here, and
+# proof that the cell runner imports there with the GIL off (pandas, Ray, TensorFlow are not installed).
+RUN chmod 0777 /artifact \
+    && /opt/free-threading/venv/bin/python -m compileall -q /artifact/src \
+    && /opt/free-threading/venv/bin/python -c "import sys, parbench.cli, parbench.harness; assert not sys._is_gil_enabled()"
 
 # Per-build metadata last, so that a new commit or label does not invalidate the cached layers above
 # (a changed ARG misses the cache at every RUN after its declaration).

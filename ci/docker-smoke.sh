@@ -13,6 +13,8 @@
 #       KEEP=1    keep OUT_DIR's old contents (default: start from an empty folder, since the
 #                 container's .snakemake metadata does not survive between runs)
 #       SHM_SIZE  /dev/shm size, e.g. 3g (default: Docker's own, 64 MB; then the report must flag it)
+#       BACKENDS  the backends to run (default: the original three, multiprocessing_tuned and
+#                 free_threading, whose records must show the GIL off, B3 not applicable)
 set -euo pipefail
 
 # Files the smoke pipeline must produce, relative to OUT_DIR. Edit as the pipeline grows.
@@ -53,6 +55,8 @@ run=(docker run --rm --user "$(id -u):$(id -g)" ${SHM_SIZE:+--shm-size="$SHM_SIZ
 log "pre-flight: imports in $IMAGE"
 "${run[@]}" python -c 'import ray, tensorflow, snakemake, parbench' 2>/dev/null \
     || { log "pre-flight failed: cannot import ray, tensorflow, snakemake, parbench in $IMAGE"; exit 1; }
+"${run[@]}" sh -c '"$PARBENCH_FREE_THREADING_PYTHON" -c "import sys, parbench.harness; assert not sys._is_gil_enabled()"' \
+    || { log "pre-flight failed: no free-threaded interpreter with the GIL off in $IMAGE"; exit 1; }
 
 # The cell that Docker's 64 MB /dev/shm used to fail: B1's 72 MB image in multiprocessing_tuned.
 cores=$("${run[@]}" python -c 'from parbench.machine import read_topology; print(min(2, read_topology().physical_cores))')
@@ -64,10 +68,10 @@ start=$(date +%s)
     || { log "FAILED: the paper-size B1 multiprocessing_tuned cell (log: $LOG_DIR/b1-multiprocessing_tuned-paper.log)"; exit 1; }
 log "ok      paper-size B1 multiprocessing_tuned at $cores cores, shm ${SHM_SIZE:-Docker default}: $(( $(date +%s) - start )) s"
 
-log "${run[*]} snakemake --cores all --configfile $CONFIG $*"
+log "${run[*]} snakemake --cores all --configfile $CONFIG --config backends=$BACKENDS $*"
 start=$(date +%s)
 rc=0
-"${run[@]}" snakemake --cores all --configfile "$CONFIG" "$@" || rc=$?
+"${run[@]}" snakemake --cores all --configfile "$CONFIG" --config "backends=$BACKENDS" "$@" || rc=$?
 wall=$(( $(date +%s) - start ))
 log "smoke wall time: ${wall} s (exit status $rc)"
 [[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc (job logs in $LOG_DIR)"; exit "$rc"; }
@@ -110,5 +114,26 @@ if (( shm_mib < 2048 )); then
         log "FAILED: with a $shm_mib MiB /dev/shm the report does not flag the affected cells"
         exit 1
     fi
+fi
+
+# free_threading: serial's digests with the GIL off after the trials on B1 and B2, B3 not applicable.
+if [[ $BACKENDS == *free_threading* ]]; then
+    python3 - "$OUT_DIR/summary.csv" <<'EOF' || { log "FAILED: the free_threading cells"; exit 1; }
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["backend"] == "free_threading"]
+problems = []
+for r in rows:
+    cell = f"{r['workload']}/free_threading/{r['cores']}"
+    if r["workload"] == "expensive_init":
+        ok = r["status"] == "not_applicable"
+    else:
+        ok = (r["status"] == "ok" and r["digest_agrees"] == "True" and r["gil_off"] == "True"
+              and "free-threaded" in r["python"])
+    print(f"docker-smoke: {'ok     ' if ok else 'BAD    '} {cell}: {r['status']}, python {r['python']}, "
+          f"GIL off {r['gil_off'] or '-'}, digest agrees {r['digest_agrees'] or '-'}, median {r['median_s'] or '-'} s")
+    if not ok:
+        problems.append(cell)
+sys.exit(1 if problems or not rows else 0)
+EOF
 fi
 log "passed"

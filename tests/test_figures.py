@@ -125,12 +125,12 @@ def test_two_workloads_and_empty_calibration(tmp_path):
 def test_backend_colour_is_fixed_and_distinct():
     colours = [figures.backend_colour(b) for b in figures.BACKEND_ORDER]
     assert colours == [figures.backend_colour(b) for b in figures.BACKEND_ORDER]
-    assert len(set(colours)) == len(figures.BACKEND_ORDER) == 9
+    assert len(set(colours)) == len(figures.BACKEND_ORDER) == 10
     assert figures.backend_colour("ray") != figures.backend_colour("multiprocessing")
     assert figures.backend_colour("some_new_backend") == figures.backend_colour("some_new_backend")
     assert list(figures.BACKEND_ORDER) == [
         "serial", "multiprocessing", "ray", "multiprocessing_tuned",
-        "joblib", "concurrent_futures", "dask", "mpire", "threads",
+        "joblib", "concurrent_futures", "dask", "mpire", "threads", "free_threading",
     ]
 
 
@@ -140,7 +140,9 @@ def test_labels_and_titles():
     assert figures.backend_label("ray") == "Ray"
     assert figures.backend_label("multiprocessing_tuned") == "multiprocessing (tuned)"
     assert figures.backend_label("dask") == "Dask (alternative)"
+    assert figures.backend_label("free_threading") == "threads (free-threaded CPython)"
     assert figures.backend_hatch("dask") and figures.backend_hatch("ray") is None
+    assert figures.backend_hatch("free_threading") not in (None, figures.backend_hatch("dask"))
     assert figures.workload_title("numerical") == "Numerical data (B1)"
     assert figures.workload_title("stateful") == "Stateful computation (B2)"
     assert figures.workload_title("expensive_init") == "Expensive initialization (B3)"
@@ -194,6 +196,23 @@ def test_failed_cell_is_marked_not_drawn(tables):
         assert len(marks) == 1 and marks[0].get_marker() == "x"
         labels = [t.get_text() for t in fig.legends[0].get_texts()]
         assert figures.FAILED_LABEL in labels
+    finally:
+        plt.close(fig)
+
+
+def test_a_not_applicable_cell_is_named_neither_failed_nor_missing(tables):
+    _, summary, _, _ = tables
+    na = summary[(summary.workload == "expensive_init") & (summary.backend == "ray")].copy()
+    na["backend"], na["status"], na["median_s"] = "free_threading", "not_applicable", NAN
+    fig = figures.workload_figure(pd.concat([summary, na]), "expensive_init")
+    try:
+        ax = fig.axes[0]
+        marks = [t for t in ax.texts if t.get_gid() == "not_applicable:free_threading"]
+        assert [t.get_text() for t in marks] == ["n/a", "n/a"]  # one per core count
+        assert not [p for p in ax.patches if p.get_gid() == "bars:free_threading"]
+        assert not [ln for ln in ax.lines if ln.get_gid() == "failed:free_threading"]
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert "threads (free-threaded CPython)" in labels and figures.FAILED_LABEL not in labels
     finally:
         plt.close(fig)
 

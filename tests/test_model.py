@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from parbench.analysis import model
 from parbench.analysis.model import (
     Capacity,

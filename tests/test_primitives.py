@@ -4,8 +4,8 @@ smoke DAG runs the whole stage), writes every sample, and its record reads back 
 import json
 
 import pytest
-from conftest import parbench
 
+from conftest import parbench
 from parbench.primitives import (
     KIND,
     PrimitivesError,

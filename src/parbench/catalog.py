@@ -13,7 +13,8 @@ from dataclasses import dataclass
 ORIGINAL = "original"  # the post's three
 TUNED = "tuned"  # what an expert writes with the standard library alone
 ALTERNATIVE = "alternative"  # libraries a reader would pick today
-GROUPS = (ORIGINAL, TUNED, ALTERNATIVE)
+FREE_THREADED = "free-threaded"  # CPython's own answer since 3.13 (PEP 703), which the post could not test
+GROUPS = (ORIGINAL, TUNED, ALTERNATIVE, FREE_THREADED)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ BACKEND_INFO: tuple[BackendInfo, ...] = (
     BackendInfo("threads", "threads (GIL)", ALTERNATIVE, 8,
                 "ThreadPoolExecutor in the driver: negative control under the GIL (B1, B2); "
                 "TensorFlow releases it (B3)"),
+    BackendInfo("free_threading", "threads (free-threaded CPython)", FREE_THREADED, 9,
+                "ThreadPoolExecutor on a free-threaded CPython build (no GIL): threads share the image (B1), "
+                "one state per thread (B2); B3 not applicable (no TensorFlow wheel)"),
 )
 
 WORKLOAD_ORDER: tuple[str, ...] = tuple(w.name for w in WORKLOAD_INFO)
@@ -75,6 +79,8 @@ WORKLOAD_TITLES: dict[str, str] = {w.name: f"{w.title} ({w.number})" for w in WO
 BACKEND_LABELS: dict[str, str] = {b.name: b.label for b in BACKEND_INFO}
 ORIGINAL_BACKENDS: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.group == ORIGINAL)
 ALTERNATIVES: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.group == ALTERNATIVE)
+FREE_THREADED_BACKENDS: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.group == FREE_THREADED)
+PALETTE_INDEX: dict[str, int] = {b.name: b.palette_index for b in BACKEND_INFO}
 
 
 def backend_group(name: str) -> str:

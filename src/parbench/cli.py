@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .catalog import BACKENDS, WORKLOADS, worker_threads
+from .catalog import BACKENDS, FREE_THREADED_BACKENDS, WORKLOADS, worker_threads
 from .machine import THREAD_VARIABLES, CoreCountError, choose_cpus, pin_process, read_topology
 from .presets import PRESETS, PresetError, apply_overrides, get_preset
 
@@ -210,9 +210,26 @@ def _check_writable(path: Path) -> None:
                          f"(in Docker, run with --user \"$(id -u):$(id -g)\", see README)")
 
 
+def _check_interpreter(backend: str) -> None:
+    """The free_threading backend runs on a free-threaded build only; watch the GIL from here on."""
+    if backend not in FREE_THREADED_BACKENDS:
+        return
+    from . import gil
+
+    if not gil.free_threaded_build():
+        raise UsageError(
+            f"the {backend} backend runs only on a free-threaded CPython build (Py_GIL_DISABLED); this is "
+            f"{sys.version.split()[0]} with the GIL ({sys.executable}). Run it with that interpreter, e.g. "
+            f".cache/free-threading/venv/bin/python -m parbench.cli run ... (bin/build-free-threading builds it; "
+            f"the workflow and the container do this by themselves)")
+    gil.start_watch()  # before numpy and scipy load, so that a module re-enabling the GIL is named
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .machine import describe_machine, foreign_load, quota_cores
     from .ray_session import attaches_to_cluster
+
+    _check_interpreter(args.backend)
 
     if args.ray_address in ("", "local") or not attaches_to_cluster(args.backend):
         args.ray_address = None
@@ -239,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _set_quiet_runtime_variables()
 
     from .harness import Interrupted, ProtocolError, RunOptions, run_cell, seed_for  # numpy, scipy load here
-    from .records import write_atomic
+    from .records import NOT_APPLICABLE, write_atomic
     from .workloads.base import Cell
 
     cell = Cell(args.workload, args.backend, args.cores, tuple(cpus), sizes,
@@ -259,7 +276,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     write_atomic(args.out, record.to_json())
     code = 0
-    if record.status != "ok":
+    if record.status == NOT_APPLICABLE:
+        print(f"parbench: not applicable, record written to {args.out}: {record.error}", file=sys.stderr)
+    elif record.status != "ok":
         print(f"parbench: cell failed, record written to {args.out}: {record.error}", file=sys.stderr)
         code = 1
     if args.plan is not None:
@@ -473,8 +492,10 @@ def cmd_readme(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .records import NOT_APPLICABLE
+
     summary = pd.read_csv(args.summary)
-    failed = summary[summary.status != "ok"]
+    failed = summary[~summary.status.isin(["ok", NOT_APPLICABLE])]
     if len(failed):
         print(f"parbench check: {len(failed)} of {len(summary)} cells failed; the report shows why. "
               f"Delete a cell's record (results/raw/<workload>/<backend>/<cores>.json) to time it again.",
@@ -484,7 +505,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     from .records import write_atomic
 
-    write_atomic(args.out, f"all {len(summary)} cells succeeded\n")
+    not_applicable = int((summary.status == NOT_APPLICABLE).sum())
+    write_atomic(args.out, f"all {len(summary) - not_applicable} cells succeeded"
+                 + (f" ({not_applicable} more not applicable, the report says why)" if not_applicable else "") + "\n")
     return 0
 
 

@@ -41,7 +41,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-from .catalog import ALTERNATIVES, BACKEND_INFO, BACKEND_LABELS, BACKEND_ORDER, WORKLOAD_ORDER, WORKLOAD_TITLES
+from .catalog import (
+    ALTERNATIVES,
+    BACKEND_INFO,
+    BACKEND_LABELS,
+    BACKEND_ORDER,
+    FREE_THREADED_BACKENDS,
+    WORKLOAD_ORDER,
+    WORKLOAD_TITLES,
+)
 
 __all__ = [
     "BACKEND_ORDER",
@@ -100,12 +108,13 @@ def backend_colour(name: str) -> str:
     return _FALLBACK[zlib.crc32(name.encode()) % len(_FALLBACK)]
 
 
-# The libraries a reader would pick instead of the original's three (catalog.ALTERNATIVES) are
-# drawn hatched and labelled "(alternative)", so a figure keeps the post's comparison apart.
-
-
+# The libraries a reader would pick instead of the original's three: drawn hatched, labelled
+# "(alternative)", so a figure keeps the post's comparison apart from the wider one; threads on a
+# free-threaded CPython are dotted (their label names the interpreter).
 def backend_hatch(name: str) -> str | None:
-    return "////" if name in ALTERNATIVES else None
+    if name in ALTERNATIVES:
+        return "////"
+    return "...." if name in FREE_THREADED_BACKENDS else None
 
 
 def backend_label(name: str) -> str:

@@ -26,7 +26,7 @@ import psutil
 from . import __version__
 from .catalog import worker_threads
 from .machine import describe_machine, describe_software, machine_hash, shm_status, threadpools
-from .records import Memory, Protocol, Record, Trial, config_hash
+from .records import NOT_APPLICABLE, Memory, Protocol, Record, Trial, config_hash
 from .workloads import get_backend, get_workload
 from .workloads.base import Cell
 
@@ -278,6 +278,11 @@ def run_cell(cell: Cell, options: RunOptions, machine: dict | None = None,
     protocol = protocol_for(cell, backend_cls, options.warmup, options.protocol)
     record = new_record(cell, workload, protocol, options, machine)
     label = f"{cell.workload}/{cell.backend}/{cell.cores} cores, round {options.round}"
+    reason = backend_cls.unavailable()
+    if reason:
+        record.status, record.error, record.finished_at = NOT_APPLICABLE, reason, _now()
+        log(f"[{label}] not applicable: {reason}")
+        return record
     sampler = MemorySampler()
     backend = None
     torn_down = True  # teardown is attempted after a failure once setup has begun

@@ -287,9 +287,12 @@ def machine_hash(machine: dict) -> str:
 
 
 def describe_software() -> dict:
+    from .gil import interpreter_facts
+
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
+        "interpreter": interpreter_facts(),  # build (Py_GIL_DISABLED), configure flags, GIL state
         "packages": _versions(),
         "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
         "ray_auth_mode": os.environ.get("RAY_AUTH_MODE"),

@@ -130,6 +130,56 @@ def calibration_priorities(order: Sequence[Job], rounds: int) -> dict[int, int]:
     return points
 
 
+# ------------------------------------------------------------------ the free-threaded interpreter
+
+FREE_THREADING_ENV = "PARBENCH_FREE_THREADING_PYTHON"  # set by the Dockerfile: the container's interpreter
+FREE_THREADING_CACHE = Path(".cache/free-threading")  # where the workflow builds one on the host
+
+
+def free_threading_stamp(cache: Path = FREE_THREADING_CACHE) -> Path:
+    """Written last by bin/build-free-threading: the venv (and its interpreter) is complete."""
+    return cache / "venv" / ".parbench-venv"
+
+
+@dataclass(frozen=True)
+class FreeThreadingPlan:
+    """Which interpreter runs the free-threaded backends' cells, and whether the workflow builds it first."""
+
+    python: str | None  # None: the backends are left out of this run (message says why)
+    build: bool = False  # True: rule free_threading_interpreter builds it into FREE_THREADING_CACHE first
+    message: str | None = None
+
+
+def plan_free_threading(configured: str | None, environ: dict, missing_packages, cache: Path = FREE_THREADING_CACHE
+                        ) -> FreeThreadingPlan:
+    """The config key `free_threading_python` if set; else the container's ($PARBENCH_FREE_THREADING_PYTHON);
+    else the project's cache, built by the workflow when the build prerequisites are here (`missing_packages()`
+    names the missing Debian packages, called only when needed), else none: the backends are skipped."""
+    if configured:
+        if not Path(configured).is_file():
+            raise PlanError(f"config error: free_threading_python: {configured} does not exist; give the path of "
+                            f"a free-threaded interpreter's venv python with parbench importable "
+                            f"(bin/build-free-threading --prefix DIR makes DIR/venv/bin/python), or null for the "
+                            f"default")
+        return FreeThreadingPlan(configured)
+    container = environ.get(FREE_THREADING_ENV)
+    if container and Path(container).is_file():
+        return FreeThreadingPlan(container)
+    python = str(cache / "venv" / "bin" / "python")
+    built = free_threading_stamp(cache).is_file()
+    missing = "" if built else missing_packages()
+    if missing:
+        return FreeThreadingPlan(None, message=(
+            f"parbench: the free-threaded backends are skipped in this run: there is no free-threaded interpreter at "
+            f"{python} and it cannot be built here, since these packages are missing: {missing} (Debian/Ubuntu: "
+            f"sudo apt-get install {missing}). Install them and the workflow builds it once (about 4 minutes on 2 "
+            f"idle cores), or set free_threading_python, or run in the container, which has one."))
+    return FreeThreadingPlan(python, build=True, message=(
+        None if built else
+        f"parbench: the free-threaded interpreter is built once into {cache} before its cells run (rule "
+        f"free_threading_interpreter, about 4 minutes on 2 idle cores; log: logs/free_threading_interpreter.log)"))
+
+
 # ------------------------------------------------------------------------------- durations
 
 

@@ -230,7 +230,7 @@ def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
     import numpy as np
 
     from .workloads.base import pool_map, start_pool
-    from .workloads.numerical import _create_shared_image, convolve
+    from .workloads.numerical import _shared_image_setup, convolve
 
     rng = np.random.default_rng(SEED)
     image = rng.standard_normal((sizes.image_side, sizes.image_side))
@@ -255,14 +255,17 @@ def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
     rec.facts["numerical.result_bytes"] = len(result_bytes)
     rec.facts["numerical.result_shape"] = list(result.shape)
 
-    segment, view = _create_shared_image(image)
+    shared = _shared_image_setup(image)
+
+    def copy_in() -> None:
+        assert shared.array is not None
+        np.copyto(shared.array, image)
+
     try:
-        rec.time("numerical.shm_copy_image", lambda: np.copyto(view, image), "driver",
-                 "view[:] = image into a multiprocessing.shared_memory segment (multiprocessing_tuned)")
+        rec.time("numerical.shm_copy_image", copy_in, "driver",
+                 "image copied into the anonymous shared mapping multiprocessing_tuned uses")
     finally:
-        view = None  # the segment cannot close while an ndarray still maps it
-        segment.close()
-        segment.unlink()
+        shared.close()
 
     pool = start_pool(1)
     try:
@@ -311,7 +314,7 @@ def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list
     counts_samples: dict[int, list[float]] = {k: [] for k in range(sizes.docs_per_core)}
     dumps_samples: dict[int, list[float]] = {k: [] for k in range(1, sizes.docs_per_core + 1)}
     loads_samples: dict[int, list[float]] = {k: [] for k in range(1, sizes.docs_per_core + 1)}
-    popular = set()
+    popular: set[str] = set()
     for _ in range(chains):
         counts: defaultdict[bytes, int] = defaultdict(int)
         popular = set()

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 3  # 2: the `ray` field became `backend_facts`; 3: rounds, before-trial times, load, oversubscription
+# A cell whose backend cannot run its workload at all (e.g. no TensorFlow on the free-threaded
+# interpreter): no timings, the reason in `error`; never a failure and never a gap.
+NOT_APPLICABLE = "not_applicable"
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Record:
     cores: int
     preset: str
     sizes: dict[str, int]
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed" or NOT_APPLICABLE
     error: str | None
     protocol: Protocol
     setup_seconds: float | None

@@ -18,8 +18,8 @@ import pandas as pd
 from .analysis.aggregate import load_records
 from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
 from .analysis.verdicts import SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
-from .catalog import ALTERNATIVES, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
-from .records import write_atomic
+from .catalog import ALTERNATIVES, BACKEND_LABELS, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
+from .records import NOT_APPLICABLE, write_atomic
 
 NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
 
@@ -62,33 +62,42 @@ def shm_affected_cells(summary: pd.DataFrame) -> list[str]:
             if r.status == "ok" and (_is_false(r.object_store_in_shm) or _shm_fallback(r))]
 
 
+def _cell_warnings(r) -> list[str]:
+    """What a reader must know about one successful cell (summary row) before trusting its number."""
+    out = []
+    cell = f"{r.workload}/{r.backend}/{r.cores} cores"
+    if not r.work_complete:
+        out.append(f"**work done differs** {cell}: {fmt(r.work_done, 0)} of {r.work_expected} units per trial"
+                   + (" (the original's 4 state slots: only 4 documents per round are processed above 4 cores)"
+                      if r.workload == "stateful" and r.backend == "multiprocessing" else ""))
+    if _is_false(r.digest_agrees):
+        out.append(f"**digest differs from serial** {cell}: {r.digest}")
+    if _is_false(r.object_store_in_shm):
+        out.append(f"**Ray object store not in /dev/shm** {cell}: Ray fell back to disk; "
+                   f"run the container with a larger --shm-size ({SHM_SIZE_FLAG})")
+    elif _shm_fallback(r):
+        out.append(f"**shared memory not in /dev/shm** {cell}: {_shm_fallback(r)}; run the container "
+                   f"with a larger --shm-size ({SHM_SIZE_FLAG})")
+    if isinstance(r.spilled_bytes, (int, float)) and not math.isnan(r.spilled_bytes) and r.spilled_bytes > 0:
+        out.append(f"**Ray spilled objects** {cell}: {mib(r.spilled_bytes)} MiB spilled to disk")
+    if isinstance(r.cv, float) and not math.isnan(r.cv) and r.cv > NOISY_CV:
+        out.append(f"**noisy cell** {cell}: coefficient of variation {r.cv:.0%} over {r.n} trials")
+    load = getattr(r, "foreign_load_max", math.nan)
+    if isinstance(load, float) and not math.isnan(load) and load > FOREIGN_LOAD_MAX:
+        out.append(f"**busy CPU before the cell** {cell}: a CPU of the cell was {load:.0%} busy with other "
+                   f"work just before a round started")
+    return out
+
+
 def _warnings(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str]:
     out = []
     for r in summary.itertuples():
-        cell = f"{r.workload}/{r.backend}/{r.cores} cores"
-        if r.status != "ok":
-            out.append(f"**failed cell** {cell}: {r.error}")
+        if r.status == NOT_APPLICABLE:  # not a warning: the free-threading section and the cell table say why
             continue
-        if not r.work_complete:
-            out.append(f"**work done differs** {cell}: {fmt(r.work_done, 0)} of {r.work_expected} units per trial"
-                       + (" (the original's 4 state slots: only 4 documents per round are processed above 4 cores)"
-                          if r.workload == "stateful" and r.backend == "multiprocessing" else ""))
-        if _is_false(r.digest_agrees):
-            out.append(f"**digest differs from serial** {cell}: {r.digest}")
-        if _is_false(r.object_store_in_shm):
-            out.append(f"**Ray object store not in /dev/shm** {cell}: Ray fell back to disk; "
-                       f"run the container with a larger --shm-size ({SHM_SIZE_FLAG})")
-        elif _shm_fallback(r):
-            out.append(f"**shared memory not in /dev/shm** {cell}: {_shm_fallback(r)}; run the container "
-                       f"with a larger --shm-size ({SHM_SIZE_FLAG})")
-        if isinstance(r.spilled_bytes, (int, float)) and not math.isnan(r.spilled_bytes) and r.spilled_bytes > 0:
-            out.append(f"**Ray spilled objects** {cell}: {mib(r.spilled_bytes)} MiB spilled to disk")
-        if isinstance(r.cv, float) and not math.isnan(r.cv) and r.cv > NOISY_CV:
-            out.append(f"**noisy cell** {cell}: coefficient of variation {r.cv:.0%} over {r.n} trials")
-        load = getattr(r, "foreign_load_max", math.nan)
-        if isinstance(load, float) and not math.isnan(load) and load > FOREIGN_LOAD_MAX:
-            out.append(f"**busy CPU before the cell** {cell}: a CPU of the cell was {load:.0%} busy with other "
-                       f"work just before a round started")
+        if r.status != "ok":
+            out.append(f"**failed cell** {r.workload}/{r.backend}/{r.cores} cores: {r.error}")
+            continue
+        out += _cell_warnings(r)
     for r in calibration.itertuples():
         if r.cores > 1 and r.ceiling < QUIET_CEILING * r.cores:
             out.append(f"**machine ceiling far below N** at {r.cores} cores: {fmt(r.ceiling)}x "
@@ -186,6 +195,54 @@ def _protocol_comparison(records) -> list[dict]:
     return out
 
 
+FT_COMPARED = ("serial", "threads", "free_threading", "ray", "multiprocessing_tuned")
+
+
+def _free_threading(summary: pd.DataFrame, speedups: pd.DataFrame, records) -> dict:
+    """The free-threaded CPython section: free_threading beside threads (GIL), Ray, tuned
+    multiprocessing and serial per workload and core count, and its single-thread cost."""
+    ft = summary[summary.backend == "free_threading"]
+    if ft.empty:
+        return {"ran": False}
+    cells = summary.set_index(["workload", "backend", "cores"])
+    over = speedups[(speedups.backend == "free_threading") & (speedups.baseline == "serial")]
+    over = over.set_index(["workload", "cores"])
+
+    def seconds(workload, backend, cores) -> str:
+        key = (workload, backend, cores)
+        if key not in cells.index:
+            return "not run"
+        row = cells.loc[key]
+        return "not applicable" if row.status == NOT_APPLICABLE else (
+            fmt(row.median_s, 3) if row.status == "ok" else "failed")
+
+    rows, costs = [], []
+    for r in ft.sort_values(["workload", "cores"], key=lambda c: c.map(
+            lambda v: WORKLOAD_ORDER.index(v) if v in WORKLOAD_ORDER else v)).itertuples():
+        s = over.loc[(r.workload, r.cores)] if (r.workload, r.cores) in over.index else None
+        rows.append({"workload": r.workload, "cores": int(r.cores),
+                     "seconds": [seconds(r.workload, b, r.cores) for b in FT_COMPARED],
+                     "speedup": f"{fmt(s.speedup)}x {fmt_ci(s.ci_low, s.ci_high)}".replace(" n/a", "")
+                     if s is not None else "n/a",
+                     "gil": "n/a" if r.status != "ok" or pd.isna(r.gil_off) else ("off" if bool(r.gil_off) else "ON")})
+        if s is not None and r.cores == 1:  # time ratio = 1 / speedup; the interval inverts with it
+            ci = fmt_ci(1 / s.ci_high, 1 / s.ci_low)
+            costs.append({"workload": r.workload, "ratio": fmt(1 / s.speedup), "ci": "" if ci == "n/a" else f" {ci}",
+                          "percent": f"{100 / s.speedup - 100:+.0f}%"})
+
+    def build(backend: str) -> dict:
+        rec = next((x for x in records if x.backend == backend and x.status == "ok"), None)
+        facts = (rec.software.get("interpreter") or {}) if rec else {}
+        flags = [f.strip("'") for f in (facts.get("config_args") or "").split("' '")]
+        return {"version": facts.get("version", "n/a"), "free_threaded": facts.get("free_threaded_build"),
+                "configure": " ".join(f for f in flags if f and not f.startswith("--prefix=")) or "n/a"}
+
+    return {"ran": True, "labels": [BACKEND_LABELS[b] for b in FT_COMPARED], "rows": rows, "costs": costs,
+            "ft": build("free_threading"), "main": build("serial"),
+            "not_applicable": sorted({f"{x.workload}: {x.error}" for x in records
+                                      if x.backend == "free_threading" and x.status == NOT_APPLICABLE})}
+
+
 def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
@@ -280,7 +337,9 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
                                for r in points.itertuples()],
         "env": env, "preset": run["preset"] or "n/a", "sizes": run["sizes"],
         "core_counts": run["core_counts"], "n_cells": len(summary),
-        "n_failed": int((summary.status != "ok").sum()), "n_ok": len(ok),
+        "n_failed": int((~summary.status.isin(["ok", NOT_APPLICABLE])).sum()), "n_ok": len(ok),
+        "n_not_applicable": int((summary.status == NOT_APPLICABLE).sum()),
+        "free_threading": _free_threading(summary, speedups, records),
         "run_order": [f"{r.workload}/{r.backend}/{r.cores}#{r.round}" for r in order],
         "figures": figure_files, "titles": WORKLOAD_TITLES,
         "panel": _relative(figures / "panel.png", out.parent),

@@ -2,7 +2,8 @@
 # single bench_slot, so timing jobs never overlap; rounds run round by round, each round in a
 # seeded shuffle (cell_priority). Exit status 1 means "the cell failed and its record says why":
 # the job still succeeds so the other cells run and the report shows the failure.
-# With ray_address set, the ray cells attach to that Ray cluster (params.ray_address).
+# With ray_address set, the ray cells attach to that Ray cluster (params.ray_address). The
+# free-threaded backends' cells run under the free-threaded interpreter (params.runner), pinned alike.
 rule bench:
     input:
         bench_inputs,
@@ -24,8 +25,9 @@ rule bench:
         timeout=config["run_timeout_s"],
         ray_address=ray_address_option,
         plan=PLAN_FILE,
+        runner=cell_runner,
     shell:
-        "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
+        "{params.runner} run --workload {wildcards.workload} --backend {wildcards.backend}"
         " --cores {wildcards.cores} --round {wildcards.round} --preset {params.preset}"
         " --trials {params.trials} {params.warmup} {params.ray_address} --timeout {params.timeout}"
         " --plan {params.plan} --out {output} 2> {log} || test $? -eq 1"

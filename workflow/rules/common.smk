@@ -1,6 +1,8 @@
 # Validation and input functions. The plan itself (core counts, cells, order, durations) is
 # src/parbench/plan.py, tested on its own; this file only turns it into Snakemake terms.
+import os
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from parbench import plan
+from parbench.catalog import FREE_THREADED_BACKENDS
 from parbench.machine import quota_cores, read_topology, shm_status
 from parbench.presets import get_preset
 from parbench.ray_session import attaches_to_cluster, object_store_bytes
@@ -52,6 +55,30 @@ RAY_ADDRESS = None if config["ray_address"] in (None, "local") else config["ray_
 WORKLOADS = config["workloads"]
 BACKENDS = config["backends"]
 ROUNDS = config["rounds"]
+
+
+def missing_build_packages():
+    """Debian packages bin/build-free-threading lacks here ("" when it can build)."""
+    check = subprocess.run(
+        [str(Path(workflow.basedir) / "bin" / "build-free-threading"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    return check.stdout.strip()
+
+
+# The free-threaded backends run on their own interpreter: the configured one, the container's, or
+# one built into the project's cache; without any, they are left out with a message (print_plan).
+FREE_THREADING = None
+if set(BACKENDS) & set(FREE_THREADED_BACKENDS):
+    try:
+        FREE_THREADING = plan.plan_free_threading(
+            config["free_threading_python"], os.environ, missing_build_packages
+        )
+    except plan.PlanError as exc:
+        raise WorkflowError(str(exc)) from None
+    if FREE_THREADING.python is None:
+        BACKENDS = [b for b in BACKENDS if b not in FREE_THREADED_BACKENDS]
 # Backends that attach to the Ray cluster when ray_address is set; only they may use more cores
 # than this machine (the others run pinned where snakemake runs them).
 CLUSTER_BACKENDS = [b for b in BACKENDS if RAY_ADDRESS and attaches_to_cluster(b)]
@@ -102,12 +129,22 @@ def ray_address_option(wildcards):
 
 
 def bench_inputs(wildcards):
+    inputs = []
     if wildcards.workload == "expensive_init":
-        return [
+        inputs += [
             "resources/expensive_init/model.keras",
             "resources/expensive_init/mnist_synthetic.npz",
         ]
-    return []
+    if wildcards.backend in FREE_THREADED_BACKENDS and FREE_THREADING.build:
+        inputs.append(str(plan.free_threading_stamp()))
+    return inputs
+
+
+def cell_runner(wildcards):
+    """`parbench` of the main interpreter, or the free-threaded interpreter's for its backends."""
+    if wildcards.backend in FREE_THREADED_BACKENDS:
+        return f"{shlex.quote(FREE_THREADING.python)} -m parbench.cli"
+    return "parbench"
 
 
 def calibration_priority(wildcards):
@@ -158,7 +195,7 @@ def model_check_for(outdir):
 def primitives_inputs():
     """The prepared model and data, when expensive_init is measured."""
     return (
-        bench_inputs(SimpleNamespace(workload="expensive_init"))
+        bench_inputs(SimpleNamespace(workload="expensive_init", backend="serial"))
         if "expensive_init" in WORKLOADS
         else []
     )
@@ -228,6 +265,8 @@ def print_plan():
             f"cell runs on this machine, pinned.",
             file=sys.stderr,
         )
+    if FREE_THREADING and FREE_THREADING.message:
+        print(FREE_THREADING.message, file=sys.stderr)
     warning = shm_warning()
     if warning:
         print(warning, file=sys.stderr)

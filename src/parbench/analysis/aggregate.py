@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..records import Record, RecordError, read_record
+from ..records import NOT_APPLICABLE, Record, RecordError, read_record
 from .stats import (
     DEFAULT_SEED,
     CellSample,
@@ -126,6 +126,21 @@ def _cell_status(rounds: list[Record]) -> tuple[str, str]:
     return "ok", ""
 
 
+def _python(record: Record) -> str:
+    """The interpreter a record ran on, e.g. "3.11.7" or "3.13.15 free-threaded"."""
+    facts = record.software.get("interpreter") or {}
+    version = facts.get("version") or record.software.get("python", "")
+    return f"{version} free-threaded" if facts.get("free_threaded_build") else version
+
+
+def _gil_off(rounds: list[Record]) -> bool | float:
+    """True when every round read the GIL off after its trials (free-threaded backends); NaN elsewhere."""
+    readings = [(r.backend_facts or {}).get("gil_enabled_after_trials") for r in rounds]
+    if not readings or any(v is None for v in readings):
+        return np.nan
+    return not any(readings)
+
+
 def _max_load(loads: Iterable[dict[str, float] | None]) -> float:
     values = [v for load in loads if load for v in load.values()]
     return max(values) if values else np.nan
@@ -189,6 +204,8 @@ def summary_frame(records: list[Record], samples: dict[tuple[str, str, int], Cel
             "shm_fallback": "; ".join(sorted({dev_shm_fallback(f) for f in facts} - {""})),
             "worker_threads": first.protocol.worker_threads if first.protocol else np.nan,
             "pinned_cpus": " ".join(map(str, first.pinned_cpus)),
+            "python": _python(first),
+            "gil_off": _gil_off(rounds),
         })
     summary = pd.DataFrame(rows)
     summary["iqr_s"] = summary["q3_s"] - summary["q1_s"]
@@ -197,8 +214,8 @@ def summary_frame(records: list[Record], samples: dict[tuple[str, str, int], Cel
     reference = summary[summary.backend == "serial"].set_index(["workload", "cores"])["digest"]
     summary["digest_agrees"] = [
         (d is not None and d == reference.get((w, c)))
-        if (w, c) in reference.index else np.nan
-        for w, c, d in zip(summary.workload, summary.cores, summary.digest)
+        if (w, c) in reference.index and status != NOT_APPLICABLE else np.nan
+        for w, c, d, status in zip(summary.workload, summary.cores, summary.digest, summary.status)
     ]
     return summary.sort_values(["workload", "cores", "backend"]).reset_index(drop=True)
 

@@ -219,7 +219,7 @@ def _lump(name: str, where: str, seconds: float, text: str) -> Term:
 
 
 def _bounded(workload: str, backend: str, n: int, span: list[Term], work: list[Term], capacity: float,
-             assumptions: Iterable[str]) -> Prediction:
+             assumptions: Iterable[str | None]) -> Prediction:
     """T = max(span, work / capacity); the terms of the binding bound are returned."""
     span_s = sum(t.seconds for t in span)
     work_terms = [Term(t.name, t.seconds / capacity, t.where, t.count, t.each, capacity, t.text) for t in work]
@@ -229,14 +229,16 @@ def _bounded(workload: str, backend: str, n: int, span: list[Term], work: list[T
                       {SPAN: span_s, WORK: work_s}, tuple(a for a in assumptions if a))
 
 
-def _single(workload: str, backend: str, n: int, terms: list[Term], assumptions: Iterable[str] = ()) -> Prediction:
+def _single(workload: str, backend: str, n: int, terms: list[Term],
+            assumptions: Iterable[str | None] = ()) -> Prediction:
     """One process does everything: the terms add up, capacity does not enter."""
     total = sum(t.seconds for t in terms)
-    return Prediction(workload, backend, n, total, SPAN, tuple(terms), {SPAN: total}, tuple(assumptions))
+    return Prediction(workload, backend, n, total, SPAN, tuple(terms), {SPAN: total},
+                      tuple(a for a in assumptions if a))
 
 
 def _rounds(workload: str, backend: str, n: int, rounds: list[Prediction], extra: list[Term],
-            assumptions: Iterable[str]) -> Prediction:
+            assumptions: Iterable[str | None]) -> Prediction:
     """Rounds separated by a barrier add up; their terms are merged by name and place."""
     merged: dict[tuple[str, str], list] = {}
     for part in [*rounds, Prediction(workload, backend, n, 0.0, SPAN, tuple(extra))]:
@@ -763,8 +765,10 @@ MODELS: dict[tuple[str, str], Callable[[int, ModelInputs], Prediction]] = {
 }
 
 NOT_MODELLED: dict[str, str] = {
-    "joblib": "not modelled: loky's memmapping (B1), its task batching and the n_jobs=1 rule are not measured as primitives",
-    "dask": "not modelled: the scheduler's per-task cost and Dask's item-by-item serialisation of lists are not measured",
+    "joblib": ("not modelled: loky's memmapping (B1), its task batching and the n_jobs=1 rule are not "
+               "measured as primitives"),
+    "dask": ("not modelled: the scheduler's per-task cost and Dask's item-by-item serialisation of lists "
+             "are not measured"),
     "mpire": "not modelled: mpire's task routing and shared-object costs are not measured as primitives",
     "threads": "not modelled for B3: how much of Keras' predict holds the GIL is not measured",
 }
@@ -913,7 +917,7 @@ def _claim_statistic(claim: dict, cores: int, inputs: ModelInputs) -> tuple[floa
     ratios, parts = {}, {}
     for w in _claim_workloads(claim):
         ratios[w], parts[w] = _ratio_parts(claim, w, cores, inputs)
-    low_w = min(ratios, key=ratios.get)
+    low_w = min(ratios, key=lambda w: ratios[w])
     return ratios[low_w], max(ratios.values()), ratios, parts[low_w]
 
 

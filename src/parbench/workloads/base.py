@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 START_METHOD = "fork"
 
 
-def mp_context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(START_METHOD)
+def mp_context() -> multiprocessing.context.ForkContext:
+    return multiprocessing.get_context("fork")  # START_METHOD, spelled out for the type checker
 
 
 def _initialize_and_report(ready, initializer, initargs) -> None:
@@ -120,6 +120,38 @@ class Backend:
     def diagnostics(self) -> dict[str, Any] | None:
         """Backend facts for the record (e.g. Ray's object-store placement); called before teardown."""
         return None
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this backend cannot run this workload at all (the cell is then "not applicable"), or None."""
+        return None
+
+
+class FreeThreadedBackend(Backend):
+    """Threads of the driver on a free-threaded CPython (no GIL); subclasses add `start()` and `trial()`.
+
+    The GIL must stay off from the cell runner's imports to the last trial: it is read after the
+    imports, after setup and after the trials (gil.py), and a module that turned it back on fails
+    the cell with a sentence naming it. The readings go into the record's backend facts.
+    """
+
+    setup_region: ClassVar[str] = "ThreadPoolExecutor(max_workers=N) created (threads start on first use)"
+    pinning: ClassVar[str] = "the driver and its threads pinned to the run's CPUs"
+
+    def setup(self) -> None:
+        from ..gil import start_watch
+
+        self.gil = start_watch()  # started by the CLI before numpy loaded; here when called directly
+        self.gil.check("imports")
+        self.start()
+        self.gil.check("setup")
+
+    def start(self) -> None:
+        """Backend-specific setup (executors, states)."""
+
+    def diagnostics(self) -> dict[str, Any] | None:
+        self.gil.check("trials")
+        return self.gil.facts()
 
 
 class RayBackend(Backend):

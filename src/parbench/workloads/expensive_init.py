@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, pool_map, sha256_hex
+from .base import START_METHOD, Backend, Cell, FreeThreadedBackend, PoolBackend, RayBackend, pool_map, sha256_hex
 from .libraries import JoblibBackend
 
 NAME = "expensive_init"
@@ -472,5 +472,30 @@ class Threads(Backend):
         self.executor.shutdown(wait=True)
 
 
+# ============================ beyond the original: CPython's own answer, threads without the GIL
+
+
+class FreeThreading(FreeThreadedBackend):
+    name = "free_threading"
+    setup_region = Threads.setup_region
+    timed_region = Threads.timed_region + " (on a free-threaded interpreter)"
+    notes = ("not applicable while TensorFlow cannot be imported on the free-threaded interpreter: PyPI has no "
+             "tensorflow-cpu wheel for it (cp313t); where it can, the threads code runs and the GIL checks apply",)
+
+    @classmethod
+    def unavailable(cls):
+        from importlib.util import find_spec
+
+        if find_spec("tensorflow") is None:
+            return ("B3 needs TensorFlow, which is not installed on this free-threaded interpreter: PyPI has no "
+                    "tensorflow-cpu wheel for free-threaded CPython (cp313t), so the model cannot be loaded")
+        return None
+
+    start = Threads.setup
+    _predict = Threads._predict
+    trial = Threads.trial
+    teardown = Threads.teardown
+
+
 BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned,
-                                Joblib, ConcurrentFutures, Dask, Mpire, Threads)}
+                                Joblib, ConcurrentFutures, Dask, Mpire, Threads, FreeThreading)}

@@ -10,7 +10,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from .base import START_METHOD, Backend, Cell, PoolBackend, RayBackend, mp_context, pool_map, sha256_hex, start_pool
+from .base import (
+    START_METHOD,
+    Backend,
+    Cell,
+    FreeThreadedBackend,
+    PoolBackend,
+    RayBackend,
+    mp_context,
+    pool_map,
+    sha256_hex,
+    start_pool,
+)
 from .libraries import JoblibBackend
 from .shared_buffers import AnonymousSharedArray, describe_buffer, view_of
 
@@ -315,5 +326,28 @@ class Threads(Backend):
         self.executor.shutdown(wait=True)
 
 
+# ============================ beyond the original: CPython's own answer, threads without the GIL
+
+
+class FreeThreading(FreeThreadedBackend):
+    name = "free_threading"
+    timed_region = ("executor.map(convolve) over N filters in threads of the driver on a free-threaded "
+                    "interpreter, the image shared by reference")
+    notes = ("the threads code on a free-threaded CPython build (PEP 703): N convolutions can run at once; "
+             "nothing is copied, the threads read the one image",)
+
+    def start(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.executor = ThreadPoolExecutor(max_workers=self.cell.cores)
+
+    def trial(self):
+        n, stride = self.cell.cores, self.cell.sizes.stride
+        return list(self.executor.map(convolve, n * [self.inputs["image"]], self.inputs["filters"], n * [stride]))
+
+    def teardown(self):
+        self.executor.shutdown(wait=True)
+
+
 BACKENDS = {b.name: b for b in (Serial, Multiprocessing, Ray, MultiprocessingTuned,
-                                Joblib, ConcurrentFutures, Dask, Mpire, Threads)}
+                                Joblib, ConcurrentFutures, Dask, Mpire, Threads, FreeThreading)}
