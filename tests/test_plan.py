@@ -86,6 +86,22 @@ def test_the_reference_records_give_an_estimate_for_every_default_cell():
             assert set(cell.trial_s) >= {1, 2} and cell.trial_at(48) > 0
 
 
+def test_durations_by_machine_size_plan_auto_and_shorter_lists_from_the_reference():
+    import yaml
+
+    from parbench.presets import get_preset
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    sizes = {w: vars(get_preset(config["preset"]).sizes(w)) for w in config["workloads"]}
+    records = sorted((ROOT / "paper" / "reference" / "raw").glob("*/*/*/round*.json"))
+    rows = plan.default_run_durations(config, sizes, records, [(2, "auto"), (48, "auto"), (48, (1, 8, 48))])
+    cells = len(config["workloads"]) * len(config["backends"]) * config["rounds"]
+    assert [r["cores"] for r in rows] == [[1, 2], [1, 2, 4, 8, 16, 24, 32, 48], [1, 8, 48]]
+    assert [r["cell_rounds"] for r in rows] == [2 * cells, 8 * cells, 3 * cells]
+    assert rows[0]["seconds"] < rows[2]["seconds"] < rows[1]["seconds"]  # weak scaling: more cores, more work
+    assert all(not r["unknown"] for r in rows)
+
+
 def test_progress_line_counts_records_on_disk(tmp_path):
     order = [Job(CellKey("numerical", "serial", c), 0) for c in (1, 2)]
     est = plan.Estimate(70.0, {"numerical": 70.0}, {order[0]: 10.0, order[1]: 60.0}, ())

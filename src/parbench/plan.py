@@ -285,6 +285,24 @@ def describe_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def default_run_durations(config: dict, sizes: dict[str, dict], reference_records: Iterable[Path],
+                          machines: Sequence[tuple[int, str | Sequence[int]]]) -> list[dict]:
+    """The run `config` describes, planned for each (physical cores, `cores:` value) in `machines`:
+    its core counts, cell rounds and estimated seconds (the README's table)."""
+    reference = load_reference(reference_records)
+    warmups = None if config["warmup"] == "original" else {b: config["warmup"] for b in config["backends"]}
+    rows = []
+    for physical, cores_value in machines:
+        machine = Machine(physical, None, "node_cores")
+        cores = resolve_cores(cores_value, machine)
+        order = job_order(plan_cells(config["workloads"], config["backends"], cores, machine),
+                          config["rounds"], config["seed"])
+        est = estimate(order, sizes, config["trials"], warmups, reference, len(cores) * (config["rounds"] + 1))
+        rows.append({"machine_cores": physical, "cores_value": cores_value, "cores": cores, "cell_rounds": len(order),
+                     "seconds": est.total_s, "per_workload_s": est.per_workload_s, "unknown": est.unknown})
+    return rows
+
+
 # ------------------------------------------------------------------------------- progress
 
 

@@ -53,7 +53,70 @@ def _ratio(speedups: pd.DataFrame, workload: str, cores: int, backend: str, base
     return f"{_fmt(r.speedup)}x [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]"
 
 
-def render_section(tables: Path) -> str:
+# (physical cores, `cores:`): cores auto on each size, and a shorter list for the big machines.
+DURATION_MACHINES: tuple[tuple[int, str | tuple[int, ...]], ...] = (
+    (2, "auto"), (8, "auto"), (16, "auto"), (48, "auto"), (48, (1, 8, 48)), (96, "auto"), (96, (1, 8, 48, 96)),
+    (128, "auto"), (128, (1, 16, 128)))
+CONFIG = Path("config/config.yaml")
+REFERENCE_RECORDS = Path("paper/reference/raw")
+
+
+def _duration_table(config_path: Path, records: Path) -> list[str]:
+    """The default run's expected duration on machines of 2 to 128 cores, planned as the workflow
+    plans it (plan.py) from the reference records: weak scaling extrapolated from 1 and 2 cores."""
+    import yaml
+
+    from .plan import default_run_durations, describe_duration
+    from .presets import get_preset
+
+    config = yaml.safe_load(config_path.read_text())
+    preset = get_preset(config["preset"])
+    sizes = {w: vars(preset.sizes(w)) for w in config["workloads"]}
+    rows = default_run_durations(config, sizes, sorted(records.glob("*/*/*/round*.json")), DURATION_MACHINES)
+    lines = ["| physical cores | `cores:` | core counts run | cell rounds | estimated duration |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        value = r["cores_value"] if isinstance(r["cores_value"], str) else f"[{', '.join(map(str, r['cores_value']))}]"
+        lines.append(f"| {r['machine_cores']} | `{value}` | {', '.join(map(str, r['cores']))} | {r['cell_rounds']} "
+                     f"| {describe_duration(r['seconds'])} |")
+    return lines
+
+
+CLAIMS = Path("paper/claims.yaml")
+REFERENCE_CORES = 2  # the development machine's physical cores, where the table's times hold
+
+
+def _reviewer_table(config_path: Path, records: Path, claims_path: Path) -> list[str]:
+    """Claim -> the command that tests it alone -> where its verdict is -> expected time (estimated
+    from the reference records for the development machine, as the run's start-up line does)."""
+    import yaml
+
+    from .plan import default_run_durations, describe_duration
+    from .presets import get_preset
+
+    config = yaml.safe_load(config_path.read_text())
+    preset = get_preset(config["preset"])
+    refs = sorted(records.glob("*/*/*/round*.json"))
+    claims = yaml.safe_load(claims_path.read_text())["claims"]
+    lines = ["| claim | the post says | command (host; in the container: `docker run ... artifact snakemake "
+             "--cores all` plus the same `--config`) | verdict in | expected time (2 cores) |",
+             "|---|---|---|---|---|"]
+    for claim in claims:
+        workloads = [claim["workload"]] if claim.get("workload") else config["workloads"]
+        subset = {**config, "workloads": workloads}
+        sizes = {w: vars(preset.sizes(w)) for w in workloads}
+        seconds = default_run_durations(subset, sizes, refs, [(REFERENCE_CORES, "auto")])[0]["seconds"]
+        command = (f"`bin/reproduce --config workloads=[{claim['workload']}]`" if claim.get("workload")
+                   else "`bin/reproduce`")
+        where = f"`results/verdicts.csv` row {claim['id']}; `results/report.md`, Claim by claim"
+        if claim["kind"] == "weak_scaling":
+            where += "; `results/figures/speedup.png`"
+        lines.append(f"| {claim['id']} | {claim['text']} | {command} | {where} | {describe_duration(seconds)} |")
+    return lines
+
+
+def render_section(tables: Path, config_path: Path = CONFIG, records: Path = REFERENCE_RECORDS,
+                   claims_path: Path = CLAIMS) -> str:
     summary = pd.read_csv(tables / "summary.csv")
     speedups = pd.read_csv(tables / "speedups.csv")
     calibration = pd.read_csv(tables / "calibration.csv")
@@ -79,6 +142,18 @@ def render_section(tables: Path) -> str:
         "|---|---|---|---|",
         *[f"| {w} | {_ratio(speedups, w, top, 'ray', 'serial')} | {_ratio(speedups, w, top, 'ray', 'multiprocessing')} "
           f"| {_ratio(speedups, w, top, 'ray', 'multiprocessing_tuned')} |" for w in WORKLOAD_ORDER],
+        "",
+        "Expected duration of the default run (`bin/reproduce`, `config/config.yaml`) by machine size, as "
+        "the run's own start-up line estimates it from these records (each cell's time grows with N as "
+        "measured from 1 to 2 cores; an estimate, not a measurement):",
+        "",
+        *_duration_table(config_path, records),
+        "",
+        "For reviewers: each claim, the command that tests it on its own, where its verdict is, and the "
+        "time that takes on the development machine (estimated from these records; the first run also "
+        "trains the B3 model, about a minute). Every claim's verdict also comes from the one default run.",
+        "",
+        *_reviewer_table(config_path, records, claims_path),
         "",
         "Verdicts of the reference run (details and projections in its report):",
         "",
