@@ -63,8 +63,10 @@ IMAGE_LABEL=${IMAGE_LABEL:-"$IMAGE (parbench $commit, base $BASE_IMAGE)"}
 source_url=$(git remote get-url origin 2>/dev/null || echo unknown)
 version=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/parbench/__init__.py)
 
+# Also tagged as the Snakefile's `containerized:` image names it, parbench-artifact:<version>
+# (tests/test_catalog.py keeps the two and the package version equal).
 args=(--build-arg "IMAGE_LABEL=$IMAGE_LABEL" --build-arg "SOURCE_URL=$source_url"
-      --build-arg "VERSION=${version:-0.0.0}" -t "$IMAGE")
+      --build-arg "VERSION=${version:-0.0.0}" -t "$IMAGE" -t "parbench-artifact:${version:-0.0.0}")
 [[ $BASE_IMAGE != default ]] && args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 [[ -n $DOCKER_NETWORK ]] && args+=(--network "$DOCKER_NETWORK")
 

@@ -40,3 +40,17 @@ def test_the_claims_file_documents_exactly_the_claim_kinds_the_code_judges():
     text = (ROOT / "paper" / "claims.yaml").read_text()
     documented = re.findall(r"^#   (\w+)\s{2,}", text, re.M)
     assert documented == list(EVALUATORS)
+
+
+def test_the_container_tag_is_the_package_version_everywhere():
+    import tomllib
+
+    import parbench
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert parbench.__version__ == version
+    snakefile = (ROOT / "Snakefile").read_text()
+    assert re.search(r'^containerized: "docker://parbench-artifact:(.+)"$', snakefile, re.M).group(1) == version
+    build = (ROOT / "ci" / "docker-build.sh").read_text()
+    assert '-t "parbench-artifact:${version:-0.0.0}"' in build
+    assert 'sed -n \'s/^__version__ = "\\(.*\\)"/\\1/p\' src/parbench/__init__.py' in build

@@ -282,7 +282,7 @@ from parbench.workloads.base import Cell
 
 class ImportsAModuleThatNeedsTheGil(numerical.FreeThreading):
     def trial(self):
-        import needs_the_gil  # noqa: F401
+        import needs_the_gil  # noqa: F401 - the import itself is the test
         return super().trial()
 
 numerical.BACKENDS["free_threading"] = ImportsAModuleThatNeedsTheGil

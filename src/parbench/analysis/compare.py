@@ -118,7 +118,7 @@ def render(run: Run, reference: Run) -> str:
         "interval contains the other run's value.",
         "",
         f"**Ratios:** {int((ratios.agree == True).sum())} of {len(ratios)} agree"  # noqa: E712 - None is n/a
-        f"; **weak scaling (time(N)/time(1)):** {int((growth.agree == True).sum())} of {len(growth)} agree"  # noqa: E712
+        f"; **weak scaling (time(N)/time(1)):** {int((growth.agree == True).sum())} of {len(growth)} agree"  # noqa: E712 - None is n/a
         f"; **verdicts:** {sum(v['same'] for v in verdicts)} of {len(verdicts)} the same.",
         "",
         "## Verdicts",
