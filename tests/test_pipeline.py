@@ -195,3 +195,19 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
     section = (project / "README.md").read_text().split("reference:begin")[1]
     verdicts = pd.read_csv(project / "results" / "reference" / "verdicts.csv")
     assert all(f"| {v.id} | {v.verdict} |" in section for v in verdicts.itertuples())
+
+
+def test_every_timing_setting_reaches_the_command_it_configures(tmp_path):
+    """config/README.md's settings, each seen in the shell command of the job it configures."""
+    project = copy_project(tmp_path)
+    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "calibration_seconds=0.3",
+                    "run_timeout_s=77", "primitives_repeats=4", "seed=5", "trials=3", "rounds=1", "warmup=2",
+                    timeout=120)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    commands = [line for line in dry.stdout.splitlines() if line.startswith(("parbench", "("))]
+    bench = [c for c in commands if c.startswith("parbench run ")]
+    assert bench and all("--trials 3" in c and "--timeout 77" in c and "--warmup 2" in c and "--round 0" in c
+                         for c in bench)
+    assert all("--seconds 0.3" in c for c in commands if c.startswith("parbench calibrate "))
+    assert any("--repeats 4" in c for c in commands if c.startswith("parbench primitives "))
+    assert any("--seed 5" in c for c in commands if c.startswith("parbench aggregate "))

@@ -44,6 +44,13 @@ def _seconds_table(summary: pd.DataFrame, calibration: pd.DataFrame) -> list[str
     return lines
 
 
+def _projection(v) -> str:
+    value = getattr(v, "projected", None)
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{_fmt(value)}x [{_fmt(v.projected_ci_low)}, {_fmt(v.projected_ci_high)}] at {int(v.projected_cores)} cores"
+
+
 def _ratio(speedups: pd.DataFrame, workload: str, cores: int, backend: str, baseline: str) -> str:
     hit = speedups[(speedups.workload == workload) & (speedups.cores == cores) & (speedups.backend == backend)
                    & (speedups.baseline == baseline)]
@@ -157,9 +164,9 @@ def render_section(tables: Path, config_path: Path = CONFIG, records: Path = REF
         "",
         "Verdicts of the reference run (details and projections in its report):",
         "",
-        "| claim | verdict | measured |",
-        "|---|---|---|",
-        *[f"| {v.id} | {v.verdict} | {v.measured} |" for v in verdicts.itertuples()],
+        "| claim | verdict | measured | projection (cost model, not a measurement) |",
+        "|---|---|---|---|",
+        *[f"| {v.id} | {v.verdict} | {v.measured} | {_projection(v)} |" for v in verdicts.itertuples()],
         "",
         END,
     ]
