@@ -32,7 +32,7 @@ def records(tmp_path_factory, prepared_resources) -> dict[tuple[str, str, int], 
     for workload, backend, cores in CELLS:
         path = out / f"{workload}-{backend}-{cores}.json"
         result = parbench("run", "--workload", workload, "--backend", backend, "--cores", cores, "--preset",
-                          "smoke", "--trials", 1, "--oversubscribe", "--resources", prepared_resources,
+                          "smoke", "--trials", 1, "--warmup", 0, "--oversubscribe", "--resources", prepared_resources,
                           "--timeout", 600, "--out", path, timeout=900)
         assert result.returncode == 0, f"{workload}/{backend}/{cores}: {result.stderr[-3000:]}"
         paths[(workload, backend, cores)] = path
