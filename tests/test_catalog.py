@@ -54,3 +54,9 @@ def test_the_container_tag_is_the_package_version_everywhere():
     build = (ROOT / "ci" / "docker-build.sh").read_text()
     assert '-t "parbench-artifact:${version:-0.0.0}"' in build
     assert 'sed -n \'s/^__version__ = "\\(.*\\)"/\\1/p\' src/parbench/__init__.py' in build
+
+
+def test_the_package_ships_its_type_marker():
+    from importlib.resources import files
+
+    assert files("parbench").joinpath("py.typed").is_file()  # pyproject's package-data

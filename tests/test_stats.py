@@ -49,6 +49,12 @@ def test_no_interval_below_three_trials_or_for_identical_values():
 def test_bootstrap_is_seeded():
     data = ([3.0, 3.2, 2.9, 3.5, 3.1], [1.0, 1.1, 0.9, 1.3, 1.0])
     assert speedup_estimate(*data) == speedup_estimate(*data)
+    # The config's seed (aggregate --seed) is what the intervals depend on: another seed, other draws
+    # (with enough distinct values that the percentiles are not pinned to the same data points).
+    rng = np.random.default_rng(0)
+    many = (list(rng.normal(3.0, 0.3, 40)), list(rng.normal(1.0, 0.1, 40)))
+    assert speedup_estimate(*many, seed=1) == speedup_estimate(*many, seed=1)
+    assert speedup_estimate(*many, seed=1) != speedup_estimate(*many, seed=2)
 
 
 def test_coefficient_of_variation():
