@@ -13,6 +13,7 @@
 #       KEEP=1    keep OUT_DIR's old contents (default: start from an empty folder, since the
 #                 container's .snakemake metadata does not survive between runs)
 #       SHM_SIZE  /dev/shm size, e.g. 3g (default: Docker's own, 64 MB; then the report must flag it)
+#       ROUNDS    rounds per cell (default 1)
 #       BACKENDS  the backends to run (default: the original three, multiprocessing_tuned and
 #                 free_threading, whose records must show the GIL off, B3 not applicable)
 set -euo pipefail
@@ -68,10 +69,10 @@ start=$(date +%s)
     || { log "FAILED: the paper-size B1 multiprocessing_tuned cell (log: $LOG_DIR/b1-multiprocessing_tuned-paper.log)"; exit 1; }
 log "ok      paper-size B1 multiprocessing_tuned at $cores cores, shm ${SHM_SIZE:-Docker default}: $(( $(date +%s) - start )) s"
 
-log "${run[*]} snakemake --cores all --configfile $CONFIG --config backends=$BACKENDS $*"
+log "${run[*]} snakemake --cores all --configfile $CONFIG --config backends=$BACKENDS rounds=$ROUNDS $*"
 start=$(date +%s)
 rc=0
-"${run[@]}" snakemake --cores all --configfile "$CONFIG" --config "backends=$BACKENDS" "$@" || rc=$?
+"${run[@]}" snakemake --cores all --configfile "$CONFIG" --config "backends=$BACKENDS" "rounds=$ROUNDS" "$@" || rc=$?
 wall=$(( $(date +%s) - start ))
 log "smoke wall time: ${wall} s (exit status $rc)"
 [[ $rc -eq 0 ]] || { log "FAILED: snakemake exited with $rc (job logs in $LOG_DIR)"; exit "$rc"; }
