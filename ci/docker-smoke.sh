@@ -29,6 +29,11 @@ EXPECTED_OUTPUTS=(
     figures/expensive_init.png
     figures/panel.png
     figures/speedup.png
+    primitives.json
+    model_check.csv
+    projections.csv
+    verdicts.csv
+    compare.md
 )
 
 cd "$(dirname "$0")/.."
