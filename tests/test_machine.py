@@ -49,6 +49,20 @@ def test_one_logical_cpu_per_physical_core_on_two_sockets(tmp_path, layout, firs
         choose_cpus(49, topo)
 
 
+def test_a_128_core_machine_gives_128_distinct_cores_and_auto_plans_up_to_them(tmp_path):
+    from parbench.plan import Machine, resolve_cores
+
+    # 2 sockets x 64 cores x 2 threads (256 logical CPUs), siblings numbered N..2N-1.
+    layout = {thread * 128 + package * 64 + core: (package, core)
+              for thread in range(2) for package in range(2) for core in range(64)}
+    topo = read_topology(allowed=layout.keys(), sys_cpu=sysfs(tmp_path, layout))
+    assert topo.physical_cores == 128
+    cpus = choose_cpus(128, topo)
+    assert cpus == list(range(128)) and len({layout[c] for c in cpus}) == 128
+    assert resolve_cores("auto", Machine(topo.physical_cores)) == [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]
+    assert resolve_cores("auto", Machine(96)) == [1, 2, 4, 8, 16, 24, 32, 48, 64, 96]
+
+
 def test_a_cpuset_that_allows_only_some_cpus(tmp_path):
     layout = two_sockets_siblings_far_apart()
     allowed = [4, 5, 6, 7, 52, 53]  # --cpuset-cpus=4-7,52,53: 52 and 53 are siblings of 4 and 5
