@@ -204,7 +204,9 @@ def test_every_timing_setting_reaches_the_command_it_configures(tmp_path):
                     "run_timeout_s=77", "primitives_repeats=4", "seed=5", "trials=3", "rounds=1", "warmup=2",
                     timeout=120)
     assert dry.returncode == 0, dry.stderr[-2000:]
-    commands = [line for line in dry.stdout.splitlines() if line.startswith(("parbench", "("))]
+    prefix = "Shell command: "
+    commands = [line.removeprefix(prefix) for line in (dry.stdout + dry.stderr).splitlines()
+                if line.removeprefix(prefix).startswith("parbench ")]
     bench = [c for c in commands if c.startswith("parbench run ")]
     assert bench and all("--trials 3" in c and "--timeout 77" in c and "--warmup 2" in c and "--round 0" in c
                          for c in bench)
