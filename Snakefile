@@ -32,6 +32,7 @@ include: "workflow/rules/report.smk"
 
 onstart:
     write_plan_file()
+    quiet_scheduler()
 
 
 rule all:
