@@ -68,9 +68,9 @@ def third_party_extensions(names) -> list[str]:
     out = []
     for name in sorted(names):
         module = sys.modules.get(name)
-        if module is not None and module.__file__ and _is_extension(module):
-            if not str(Path(module.__file__).resolve()).startswith(stdlib):
-                out.append(name)
+        origin = getattr(module, "__file__", None)  # built-in modules such as _abc have none
+        if origin and _is_extension(module) and not str(Path(origin).resolve()).startswith(stdlib):
+            out.append(name)
     return out
 
 
