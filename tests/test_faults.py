@@ -120,15 +120,15 @@ def test_interrupted_pipeline_resumes_without_losing_finished_cells(tmp_path):
     project = copy_project(tmp_path)
     config = project / "config" / "tiny.yaml"
     config.write_text("preset: smoke\nworkloads: [numerical]\nbackends: [serial, multiprocessing, ray]\n"
-                      "cores: [1]\ntrials: 3\nwarmup: 30\n")
+                      "cores: [1]\nrounds: 1\ntrials: 3\nwarmup: 30\n")
     env = snakemake_env()
     proc = subprocess.Popen(["snakemake", "--configfile", str(config)], cwd=project, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     raw = project / "results" / "raw" / "numerical"
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(raw.glob("*/1.json"))) < 1:
+    while time.monotonic() < deadline and len(list(raw.glob("*/1/round*.json"))) < 1:
         time.sleep(0.5)
-    finished = {p: p.read_bytes() for p in raw.glob("*/1.json")}
+    finished = {p: p.read_bytes() for p in raw.glob("*/1/round*.json")}
     assert finished, "no cell finished before the interruption"
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole process group
     proc.wait(timeout=120)
@@ -136,11 +136,11 @@ def test_interrupted_pipeline_resumes_without_losing_finished_cells(tmp_path):
     strays = [p for p in psutil.process_iter(["cmdline"])
               if str(project) in " ".join(p.info["cmdline"] or []) and "parbench" in " ".join(p.info["cmdline"] or [])]
     assert not strays
-    for path in raw.glob("*/1.json"):
+    for path in raw.glob("*/1/round*.json"):
         json.loads(path.read_text())  # whatever is there is a complete record
     resumed = subprocess.run(["snakemake", "--configfile", str(config)], cwd=project, env=env,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for path, content in finished.items():
         assert path.read_bytes() == content  # not measured again
-    assert len(list(raw.glob("*/1.json"))) == 3
+    assert len(list(raw.glob("*/1/round*.json"))) == 3

@@ -1,6 +1,7 @@
 # The cost model's inputs: every cost term of the backends' timed regions, timed on its own at the
 # run's preset (src/parbench/primitives.py). A timing job: all cores and the single bench_slot,
-# like a cell; it runs first, with the calibration.
+# like a cell; without a priority it runs after the cells (only the model needs it), so that an
+# interrupted run has its first cells early.
 rule primitives:
     input:
         primitives_inputs(),
@@ -8,7 +9,6 @@ rule primitives:
         "results/primitives.json",
     log:
         "logs/primitives.log",
-    priority: CALIBRATION_PRIORITY[0]
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,
