@@ -189,10 +189,11 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
         assert len(check) == len(summary)
         assert (project / "results" / "reference" / "figures" / "model_numerical.png").exists()
     # The README's numbers about the reference are generated from it and must still match it.
-    readme = subprocess.run(["parbench", "readme", "--check", "--tables", "results/reference"], cwd=project,
+    readme = subprocess.run(["parbench", "readme", "--check", "--tables", "results/reference",
+                             "--readme", str(ROOT / "README.md")], cwd=project,
                             capture_output=True, text=True, timeout=120, env=snakemake_env())
     assert readme.returncode == 0, readme.stderr + readme.stdout
-    section = (project / "README.md").read_text().split("reference:begin")[1]
+    section = (ROOT / "README.md").read_text().split("reference:begin")[1]
     verdicts = pd.read_csv(project / "results" / "reference" / "verdicts.csv")
     assert all(f"| {v.id} | {v.verdict} |" in section for v in verdicts.itertuples())
 
