@@ -308,8 +308,19 @@ def test_a_preset_mismatch_is_one_clear_error(known, tmp_path):
         model.write_model_outputs(tmp_path / "p.json", tmp_path, ROOT / "paper" / "claims.yaml", tmp_path)
 
 
-def test_bootstrap_draws_are_medians_of_resamples():
+def test_bootstrap_draws_are_means_of_resamples():
     prims = PrimitiveSet.from_record(record({"a": 1.0}, spread=0.5))  # samples 0.5, 1, 1.5
-    draws = prims.bootstrap_medians(np.random.default_rng(0), 500)
-    values = {d["a"] for d in draws}
-    assert values <= {0.5, 1.0, 1.5} and len(values) == 3
+    draws = prims.bootstrap_means(np.random.default_rng(0), 500)
+    values = {round(d["a"], 9) for d in draws}
+    # the mean of 3 draws from {0.5, 1, 1.5}: a multiple of 1/6 from 0.5 to 1.5; a median would
+    # only ever give the 3 samples themselves
+    assert all(0.5 <= v <= 1.5 and abs(v * 6 - round(v * 6)) < 1e-6 for v in values)
+    assert len(values) > 3
+
+
+def test_the_model_reads_the_mean_of_a_primitive_that_flips_between_two_speeds():
+    # One predict on the development VM: 0.70 s or 1.35 s, in spells. Ten of them in a trial take
+    # about 10 x the mean; the median (0.70) would predict the trial 27% short.
+    rec = record({"a": 0.70})
+    rec["primitives"][0]["samples"] = [0.70, 0.70, 0.70, 1.35, 1.35]
+    assert PrimitiveSet.from_record(rec).means()["a"] == pytest.approx(0.96)

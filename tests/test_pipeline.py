@@ -83,6 +83,12 @@ def test_the_cost_model_checks_every_cell_and_projects_the_claims(smoke_run):
     primitives = json.loads((project / "results" / "primitives.json").read_text())
     assert primitives["preset"] == "smoke" and not primitives["skipped"]  # Ray and TensorFlow measured too
     assert any(p["key"] == "expensive_init.ray_actor_predict" for p in primitives["primitives"])
+    # one primitives round per cell round, each right after its round's cells and before the next's
+    assert [r["round"] for r in primitives["rounds"]] == [0, 1]
+    cells = [json.loads(p.read_text()) for p in (project / "results" / "raw").glob("*/*/*/round*.json")]
+    for r in primitives["rounds"]:
+        assert max(c["finished_at"] for c in cells if c["round"] == r["round"]) <= r["started_at"]
+        assert all(c["started_at"] >= r["finished_at"] for c in cells if c["round"] > r["round"])
     check = pd.read_csv(project / "results" / "model_check.csv")
     assert len(check) == 3 * 4 * len(CORES)
     assert check.predicted_s.notna().all() and (check.predicted_s > 0).all()  # every default backend is modelled

@@ -12,6 +12,8 @@ from parbench.primitives import (
     PrimitiveSet,
     key_of,
     measure_primitives,
+    merge_records,
+    write_record,
 )
 
 
@@ -65,7 +67,7 @@ def test_record_facts_describe_the_machine_and_the_run(smoke_record):
     assert smoke_record["software"]["python"]
     assert smoke_record["seconds"] > 0 and set(smoke_record["group_seconds"]) >= {"numerical", "stateful"}
     prims = PrimitiveSet.from_record(json.loads(json.dumps(smoke_record)))  # survives JSON
-    assert prims.medians()["numerical.convolve"] > 0
+    assert prims.means()["numerical.convolve"] > 0
 
 
 def test_unreadable_records_fail_with_one_sentence(tmp_path):
@@ -100,3 +102,37 @@ def test_a_failing_group_is_recorded_and_the_stage_goes_on(monkeypatch):
     assert record["skipped"]["numerical"] == "failed: RuntimeError: /dev/shm is too small"
     keys = {p["key"] for p in record["primitives"]}
     assert "transport.pool_round_trip" in keys and not any(k.startswith("numerical.") for k in keys)
+
+
+def test_rounds_merge_into_one_record_with_every_sample(smoke_record, tmp_path):
+    second = json.loads(json.dumps(smoke_record))
+    second["round"], second["started_at"] = 1, "2099-01-01T00:00:00+00:00"
+    for p in second["primitives"]:
+        p["samples"] = [2 * x for x in p["samples"]]
+    merged = merge_records([smoke_record, second], ["round0.json", "round1.json"])
+    assert [r["round"] for r in merged["rounds"]] == [0, 1] and merged["repeats"] == 2 * smoke_record["repeats"]
+    assert merged["started_at"] == smoke_record["started_at"]
+    pooled = {p["key"]: p for p in merged["primitives"]}
+    for p in smoke_record["primitives"]:
+        assert pooled[p["key"]]["samples"] == p["samples"] + [2 * x for x in p["samples"]]
+        assert pooled[p["key"]]["n"] == 2 * len(p["samples"])
+    # the model reads the pooled mean: 1.5 x the first round's
+    convolve = PrimitiveSet.from_record(merged).means()["numerical.convolve"]
+    assert convolve == pytest.approx(1.5 * PrimitiveSet.from_record(smoke_record).means()["numerical.convolve"])
+
+    # the CLI does the same, and refuses rounds of another machine with one sentence
+    for i, rec in enumerate((smoke_record, second)):
+        write_record(rec, tmp_path / f"round{i}.json")
+    ok = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
+                  "--out", tmp_path / "merged.json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "merged.json").read_text())["primitives"] == merged["primitives"]
+    second["machine_hash"] = "another machine"
+    write_record(second, tmp_path / "round1.json")
+    bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
+                   "--out", tmp_path / "merged.json")
+    assert bad.returncode == 2 and "machine_hash differs" in bad.stderr and "Traceback" not in bad.stderr
+    (tmp_path / "round1.json").write_text("{not json")
+    bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
+                   "--out", tmp_path / "merged.json")
+    assert bad.returncode == 2 and "measure it again" in bad.stderr and "Traceback" not in bad.stderr

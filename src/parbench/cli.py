@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     prim.add_argument("--no-ray", action="store_true", help="skip the Ray primitives (the model then skips ray)")
     prim.add_argument("--no-tensorflow", action="store_true",
                       help="skip the TensorFlow primitives (the model then skips expensive_init)")
+    prim.add_argument("--round", type=_non_negative_int, default=0,
+                      help="which of the run's rounds this is (recorded; the pipeline measures one per round)")
+    prim.add_argument("--merge", type=Path, nargs="+", metavar="ROUND_RECORD",
+                      help="measure nothing: pool the samples of these rounds' records into --out")
     prim.add_argument("--out", required=True, type=Path, help="record file (JSON), written atomically")
 
     mod = sub.add_parser("model", help="primitives + calibration -> predicted seconds of every measured cell "
@@ -325,7 +329,30 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge_primitives(args: argparse.Namespace) -> int:
+    from .primitives import PrimitivesError, merge_records, write_record
+
+    _check_writable(args.out)
+    records = []
+    for path in args.merge:
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read this primitives round ({exc}); measure it again with "
+                             f"`parbench primitives --round N --out {path}`") from None
+    try:
+        record = merge_records(records, [str(p) for p in args.merge])
+    except PrimitivesError as exc:
+        raise UsageError(str(exc)) from None
+    write_record(record, args.out)
+    print(f"parbench primitives: {len(records)} rounds, {len(record['primitives'])} primitives pooled -> {args.out}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_primitives(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _merge_primitives(args)
     try:
         get_preset(args.preset)
     except PresetError as exc:
@@ -343,7 +370,8 @@ def cmd_primitives(args: argparse.Namespace) -> int:
 
     record = measure_primitives(args.preset, repeats=args.repeats, chains=args.chains, threads=args.threads,
                                 resources=args.resources, include_ray=not args.no_ray,
-                                include_tensorflow=not args.no_tensorflow, workloads=args.workloads)
+                                include_tensorflow=not args.no_tensorflow, workloads=args.workloads,
+                                round_=args.round)
     write_record(record, args.out)
     print(f"parbench primitives: {len(record['primitives'])} primitives in {record['seconds']:.0f} s "
           f"({', '.join(f'{k} {v:.0f} s' for k, v in record['group_seconds'].items())}) -> {args.out}",

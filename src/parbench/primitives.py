@@ -656,7 +656,8 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
                        resources: Path | None = Path("resources/expensive_init"),
                        include_ray: bool = True, include_tensorflow: bool = True,
                        workloads: Iterable[str] = ("numerical", "stateful", "expensive_init"),
-                       log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
+                       log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+                       round_: int = 0) -> dict:
     """Measure every primitive of `preset` and return the record (see `write_record`).
 
     The caller pins nothing: this pins itself to cpus[0] for single-process costs and restores
@@ -733,6 +734,7 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
         "threads": threads,
         "repeats": repeats,
         "chains": chains,
+        "round": round_,
         "pinning": ("single-process costs on cpus[0]; pipe readers on cpus[0] (same_core) or cpus[1] "
                     "(cross_core); predict with t threads on cpus[:t]; Ray as a 1-core cell on cpus[0]"),
         "skipped": skipped,
@@ -753,8 +755,49 @@ def summarise(prim: Primitive) -> dict:
 
     est = median_estimate(prim.samples)
     return {"key": prim.key, "name": prim.name, "param": prim.param, "where": prim.where, "what": prim.what,
-            "n": len(prim.samples), "median_s": est.value, "ci_low_s": est.ci_low, "ci_high_s": est.ci_high,
+            "n": len(prim.samples), "mean_s": sum(prim.samples) / len(prim.samples), "median_s": est.value,
+            "ci_low_s": est.ci_low, "ci_high_s": est.ci_high,
             "ci_method": est.method, "samples": prim.samples}
+
+
+# Must agree between the rounds of one run before their samples may be pooled.
+MERGE_KEYS = ("kind", "schema_version", "preset", "sizes", "cpus", "threads", "machine_hash")
+
+
+def merge_records(records: list[dict], sources: list[str]) -> dict:
+    """The rounds of one run's primitives stage as one record: every sample of every round pooled
+    (the rounds are spread over the run like the cells' rounds, so that the model's inputs see the
+    machine in the states the cells saw), with each round's start, end and skipped groups kept."""
+    if not records:
+        raise PrimitivesError("no primitives rounds to merge")
+    first, rounds = records[0], []
+    for record, source in zip(records, sources):
+        if record.get("kind") != KIND:
+            raise PrimitivesError(f"{source}: not a primitives record; write one with `parbench primitives`")
+        for key in MERGE_KEYS:
+            if record.get(key) != first.get(key):
+                raise PrimitivesError(f"{source}: its {key} differs from {sources[0]}'s, so their samples cannot "
+                                      f"be pooled; measure every round again (delete results/primitives/)")
+        rounds.append({"round": record.get("round", 0), "source": source, "started_at": record["started_at"],
+                       "finished_at": record["finished_at"], "seconds": record["seconds"],
+                       "repeats": record["repeats"], "skipped": record.get("skipped", {})})
+    pooled: dict[str, Primitive] = {}
+    for record in records:
+        for p in record["primitives"]:
+            prim = pooled.setdefault(p["key"], Primitive(p["name"], p["where"], p["what"], [], dict(p["param"])))
+            prim.samples.extend(float(x) for x in p["samples"])
+    facts: dict[str, Any] = {}
+    for record in records:  # a fact a round could not measure (a failed group) comes from another
+        facts = {**record.get("facts", {}), **facts}
+    return {**{k: v for k, v in first.items() if k not in ("primitives", "facts", "round")},
+            "repeats": sum(r["repeats"] for r in rounds),
+            "skipped": {k: v for r in rounds for k, v in r["skipped"].items()},
+            "started_at": min(r["started_at"] for r in rounds),
+            "finished_at": max(r["finished_at"] for r in rounds),
+            "seconds": round(sum(r["seconds"] for r in rounds), 3),
+            "rounds": rounds,
+            "facts": facts,
+            "primitives": [summarise(p) for p in pooled.values()]}
 
 
 def write_record(record: dict, path: Path) -> None:
@@ -803,14 +846,17 @@ class PrimitiveSet:
             raise PrimitivesError(f"{path}: not JSON ({exc}); delete it and measure again") from None
         return cls.from_record(record, str(path))
 
-    def medians(self) -> dict[str, float]:
+    def means(self) -> dict[str, float]:
+        """What the model reads: each primitive's mean. A trial's time is a sum of many such calls,
+        and a sum's typical value is count x mean; on a machine whose speed flips between modes (this
+        VM: one predict takes 0.70 s or 1.35 s, in spells of seconds) the median picks one mode."""
         import numpy as np
 
-        return {k: float(np.median(v)) for k, v in self.samples.items() if v}
+        return {k: float(np.mean(v)) for k, v in self.samples.items() if v}
 
-    def bootstrap_medians(self, rng, resamples: int) -> list[dict[str, float]]:
+    def bootstrap_means(self, rng, resamples: int) -> list[dict[str, float]]:
         """`resamples` bootstrap draws: in each, every primitive's samples are resampled with
-        replacement (independently of the others) and their median taken."""
+        replacement (independently of the others) and their mean taken."""
         import numpy as np
 
         draws: list[dict[str, float]] = [{} for _ in range(resamples)]
@@ -818,7 +864,7 @@ class PrimitiveSet:
             if not values:
                 continue
             arr = np.asarray(values)
-            medians = np.median(arr[rng.integers(0, len(arr), (resamples, len(arr)))], axis=1)
-            for draw, value in zip(draws, medians):
+            means = arr[rng.integers(0, len(arr), (resamples, len(arr)))].mean(axis=1)
+            for draw, value in zip(draws, means):
                 draw[key] = float(value)
         return draws

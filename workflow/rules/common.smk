@@ -152,6 +152,11 @@ def calibration_priority(wildcards):
     return CALIBRATION_PRIORITY.get(int(wildcards.point), 0)
 
 
+def primitives_priority(wildcards):
+    """Primitives round r runs right after round r's cells, beside calibration point r + 1."""
+    return CALIBRATION_PRIORITY.get(int(wildcards.round) + 1, 0)
+
+
 def records_for(outdir):
     if outdir == "results/reference":
         return sorted(str(p) for p in (REFERENCE / "raw").glob("*/*/*/round*.json"))

@@ -1,14 +1,18 @@
 # The cost model's inputs: every cost term of the backends' timed regions, timed on its own at the
-# run's preset (src/parbench/primitives.py). A timing job: all cores and the single bench_slot,
-# like a cell; without a priority it runs after the cells (only the model needs it), so that an
-# interrupted run has its first cells early.
+# run's preset (src/parbench/primitives.py). One timing job per round (all cores, the single
+# bench_slot, like a cell), right after that round's cells: the machine's speed drifts (this VM's
+# predict takes 0.70 s or 1.35 s in spells), and primitives measured in one spell would not see the
+# states the cells saw. Round 0 runs after round 0, so an interrupted run has its first cells early.
 rule primitives:
     input:
         primitives_inputs(),
     output:
-        "results/primitives.json",
+        "results/primitives/round{round}.json",
     log:
-        "logs/primitives.log",
+        "logs/primitives/round{round}.log",
+    wildcard_constraints:
+        round=r"\d+",
+    priority: primitives_priority
     threads: lambda wildcards: workflow.cores
     resources:
         bench_slot=1,
@@ -19,7 +23,21 @@ rule primitives:
         workloads=" ".join(WORKLOADS),
     shell:
         "parbench primitives --preset {params.preset} --workloads {params.workloads}"
-        " --repeats {params.repeats} --threads {params.threads} --out {output} 2> {log}"
+        " --repeats {params.repeats} --threads {params.threads} --round {wildcards.round}"
+        " --out {output} 2> {log}"
+
+
+# Every round's samples pooled into the one record the model reads (each round's times kept).
+rule primitives_merged:
+    input:
+        expand("results/primitives/round{round}.json", round=range(ROUNDS)),
+    output:
+        "results/primitives.json",
+    log:
+        "logs/primitives/merge.log",
+    localrule: True
+    shell:
+        "parbench primitives --merge {input} --out {output} 2> {log}"
 
 
 # Predicted against measured seconds of every cell (model_check.csv, model_errors.csv), the

@@ -2,7 +2,7 @@
 measured primitives (`parbench primitives`) and the calibrated machine ceiling (`parbench calibrate`).
 
 Nothing here reads a cell's timing. Every prediction function takes only a `ModelInputs` (primitive
-medians or one bootstrap draw of them, the ceiling per core count, the preset's sizes); the cells
+means or one bootstrap draw of them, the ceiling per core count, the preset's sizes); the cells
 are read afterwards, by `check_cells`, to compare.
 
 How a trial is written down. Each backend's `trial()` is read as a set of operations, each one a
@@ -90,7 +90,7 @@ class Capacity:
 
 
 class Costs:
-    """Seconds of each primitive (medians, or one bootstrap draw), looked up by name and parameter."""
+    """Seconds of each primitive (means, or one bootstrap draw), looked up by name and parameter."""
 
     def __init__(self, seconds: dict[str, float], facts: dict[str, Any]):
         self.seconds = seconds
@@ -147,8 +147,8 @@ class ModelInputs:
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # predictions already made
 
     @classmethod
-    def medians(cls, primitives: PrimitiveSet, calibration: pd.DataFrame) -> ModelInputs:
-        return cls(Costs(primitives.medians(), primitives.facts), Capacity.from_frame(calibration),
+    def means(cls, primitives: PrimitiveSet, calibration: pd.DataFrame) -> ModelInputs:
+        return cls(Costs(primitives.means(), primitives.facts), Capacity.from_frame(calibration),
                    primitives.sizes)
 
 
@@ -159,7 +159,7 @@ def bootstrap_inputs(primitives: PrimitiveSet, calibration: pd.DataFrame, resamp
     capacity = Capacity.from_frame(calibration)
     rng = np.random.default_rng(seed)
     return [ModelInputs(Costs(draw, primitives.facts), capacity, primitives.sizes)
-            for draw in primitives.bootstrap_medians(rng, resamples)]
+            for draw in primitives.bootstrap_means(rng, resamples)]
 
 
 # ---------------------------------------------------------------------------------- results
@@ -824,7 +824,7 @@ def _note_for_miss(row: dict, prediction: Prediction | None) -> str:
 
 def check_cells(primitives: PrimitiveSet, summary: pd.DataFrame, calibration: pd.DataFrame) -> pd.DataFrame:
     """Predicted against measured median for every successful cell; one row per cell."""
-    inputs = ModelInputs.medians(primitives, calibration)
+    inputs = ModelInputs.means(primitives, calibration)
     rows = []
     for cell in summary.itertuples():
         row = {"workload": cell.workload, "backend": cell.backend, "cores": int(cell.cores),
@@ -925,14 +925,14 @@ def project_claims(claims: dict, primitives: PrimitiveSet, calibration: pd.DataF
                    resamples: int = 1000, seed: int = 20190116,
                    draws: list[ModelInputs] | None = None) -> dict[str, ClaimProjection]:
     """For each speedup or range claim: its ratio projected to `cores`, with a percentile interval
-    from re-drawing the primitives (each primitive's samples resampled, its median taken, the model
+    from re-drawing the primitives (each primitive's samples resampled, its mean taken, the model
     evaluated again), and a sentence naming the dominant term of each side.
 
     Inputs are the claims (paper/claims.yaml as loaded by verdicts.load_claims), the primitives
     and the calibration table; no measured cell. Claims the model cannot evaluate (a backend not
     modelled, a primitive missing) are left out.
     """
-    point = ModelInputs.medians(primitives, calibration)
+    point = ModelInputs.means(primitives, calibration)
     if draws is None:
         draws = bootstrap_inputs(primitives, calibration, resamples, seed)
     out = {}
@@ -983,7 +983,7 @@ def projection_curves(primitives: PrimitiveSet, calibration: pd.DataFrame, backe
                       workloads: Iterable[str], cores: Iterable[int] = range(1, 49), band_cores=PROJECTION_CORES,
                       resamples: int = 300, seed: int = 20190116) -> pd.DataFrame:
     """Projected seconds per (workload, backend, cores), with a bootstrap band at `band_cores`."""
-    point = ModelInputs.medians(primitives, calibration)
+    point = ModelInputs.means(primitives, calibration)
     draws = bootstrap_inputs(primitives, calibration, resamples, seed)
     rows = []
     alpha = (1 - CI_LEVEL) / 2
