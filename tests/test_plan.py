@@ -76,6 +76,18 @@ def test_estimate_sums_overhead_and_passes_per_round_and_scales_by_preset():
     assert plan.estimate(order, quarter, 2, None, ref).total_s == pytest.approx(2 * (3.0 + 2 * 1.0))
     missing = plan.estimate(plan.job_order([CellKey("numerical", "ray", 1)], 1, 1), paper, 2, None, ref)
     assert missing.unknown == ("numerical/ray",) and missing.total_s == 0
+    with_primitives = plan.estimate(order, paper, 2, None, ref, calibration_points=0, primitives_s=50.0)
+    assert with_primitives.total_s == pytest.approx(est.total_s + 50.0)
+
+
+def test_a_primitives_round_takes_the_reference_runs_seconds_per_round(tmp_path):
+    path = tmp_path / "primitives.json"
+    path.write_text(json.dumps({"preset": "paper", "seconds": 300.0, "rounds": [{}, {}, {}]}))
+    assert plan.reference_primitives_round_s(path, "paper") == 100.0
+    assert plan.reference_primitives_round_s(path, "smoke") == 0.0  # another preset: unknown
+    path.write_text(json.dumps({"preset": "paper", "seconds": 135.0}))  # one round, before rounds existed
+    assert plan.reference_primitives_round_s(path, "paper") == 135.0
+    assert plan.reference_primitives_round_s(tmp_path / "none.json", "paper") == 0.0
 
 
 def test_the_reference_records_give_an_estimate_for_every_default_cell():

@@ -253,11 +253,24 @@ class Estimate:
     unknown: tuple[str, ...]  # (workload, backend) pairs without reference records
 
 
+def reference_primitives_round_s(path: Path, preset: str) -> float:
+    """Seconds of one primitives round in the reference run, if it used `preset` (else 0: unknown)."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return 0.0
+    if record.get("preset") != preset:
+        return 0.0
+    return float(record.get("seconds", 0.0)) / max(1, len(record.get("rounds", [])))
+
+
 def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, warmups: dict[str, int] | None,
-             reference: dict[tuple[str, str], ReferenceCell], calibration_points: int = 0) -> Estimate:
+             reference: dict[tuple[str, str], ReferenceCell], calibration_points: int = 0,
+             primitives_s: float = 0.0) -> Estimate:
     """Seconds for the jobs in `order`; `preset_sizes` maps workload -> the planned preset's sizes.
 
-    `warmups` maps backend -> warm-ups when overridden for every backend (None = the reference's).
+    `warmups` maps backend -> warm-ups when overridden for every backend (None = the reference's);
+    `primitives_s` is the primitives rounds still to measure.
     """
     per_job: dict[Job, float] = {}
     per_workload: dict[str, float] = {}
@@ -273,7 +286,7 @@ def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, w
         seconds = ref.overhead_at(cell.cores) + passes * ref.trial_at(cell.cores) * scale
         per_job[job] = seconds
         per_workload[cell.workload] = per_workload.get(cell.workload, 0.0) + seconds
-    total = sum(per_job.values()) + calibration_points * CALIBRATION_SECONDS
+    total = sum(per_job.values()) + calibration_points * CALIBRATION_SECONDS + primitives_s
     return Estimate(total, per_workload, per_job, tuple(sorted(unknown)))
 
 
@@ -286,7 +299,8 @@ def describe_duration(seconds: float) -> str:
 
 
 def default_run_durations(config: dict, sizes: dict[str, dict], reference_records: Iterable[Path],
-                          machines: Sequence[tuple[int, str | Sequence[int]]]) -> list[dict]:
+                          machines: Sequence[tuple[int, str | Sequence[int]]],
+                          primitives_round_s: float = 0.0) -> list[dict]:
     """The run `config` describes, planned for each (physical cores, `cores:` value) in `machines`:
     its core counts, cell rounds and estimated seconds (the README's table)."""
     reference = load_reference(reference_records)
@@ -297,7 +311,8 @@ def default_run_durations(config: dict, sizes: dict[str, dict], reference_record
         cores = resolve_cores(cores_value, machine)
         order = job_order(plan_cells(config["workloads"], config["backends"], cores, machine),
                           config["rounds"], config["seed"])
-        est = estimate(order, sizes, config["trials"], warmups, reference, len(cores) * (config["rounds"] + 1))
+        est = estimate(order, sizes, config["trials"], warmups, reference, len(cores) * (config["rounds"] + 1),
+                       config["rounds"] * primitives_round_s)
         rows.append({"machine_cores": physical, "cores_value": cores_value, "cores": cores, "cell_rounds": len(order),
                      "seconds": est.total_s, "per_workload_s": est.per_workload_s, "unknown": est.unknown})
     return rows

@@ -73,13 +73,15 @@ def _duration_table(config_path: Path, records: Path) -> list[str]:
     plans it (plan.py) from the reference records: weak scaling extrapolated from 1 and 2 cores."""
     import yaml
 
-    from .plan import default_run_durations, describe_duration
+    from .plan import default_run_durations, describe_duration, reference_primitives_round_s
     from .presets import get_preset
 
     config = yaml.safe_load(config_path.read_text())
     preset = get_preset(config["preset"])
     sizes = {w: vars(preset.sizes(w)) for w in config["workloads"]}
-    rows = default_run_durations(config, sizes, sorted(records.glob("*/*/*/round*.json")), DURATION_MACHINES)
+    primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"])
+    rows = default_run_durations(config, sizes, sorted(records.glob("*/*/*/round*.json")), DURATION_MACHINES,
+                                 primitives_s)
     lines = ["| physical cores | `cores:` | core counts run | cell rounds | estimated duration |",
              "|---|---|---|---|---|"]
     for r in rows:
@@ -98,12 +100,13 @@ def _reviewer_table(config_path: Path, records: Path, claims_path: Path) -> list
     from the reference records for the development machine, as the run's start-up line does)."""
     import yaml
 
-    from .plan import default_run_durations, describe_duration
+    from .plan import default_run_durations, describe_duration, reference_primitives_round_s
     from .presets import get_preset
 
     config = yaml.safe_load(config_path.read_text())
     preset = get_preset(config["preset"])
     refs = sorted(records.glob("*/*/*/round*.json"))
+    primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"])
     claims = yaml.safe_load(claims_path.read_text())["claims"]
     lines = ["| claim | the post says | command (host; in the container: `docker run ... artifact snakemake "
              "--cores all` plus the same `--config`) | verdict in | expected time (2 cores) |",
@@ -112,7 +115,7 @@ def _reviewer_table(config_path: Path, records: Path, claims_path: Path) -> list
         workloads = [claim["workload"]] if claim.get("workload") else config["workloads"]
         subset = {**config, "workloads": workloads}
         sizes = {w: vars(preset.sizes(w)) for w in workloads}
-        seconds = default_run_durations(subset, sizes, refs, [(REFERENCE_CORES, "auto")])[0]["seconds"]
+        seconds = default_run_durations(subset, sizes, refs, [(REFERENCE_CORES, "auto")], primitives_s)[0]["seconds"]
         command = (f"`bin/reproduce --config workloads=[{claim['workload']}]`" if claim.get("workload")
                    else "`bin/reproduce`")
         where = f"`results/verdicts.csv` row {claim['id']}; `results/report.md`, Claim by claim"

@@ -238,7 +238,15 @@ def run_estimate():
     warmups = None if config["warmup"] == "original" else {b: config["warmup"] for b in BACKENDS}
     reference = plan.load_reference((REFERENCE / "raw").glob("*/*/*/round*.json"))
     points = len(CALIBRATION_CORES) * (ROUNDS + 1)
-    return missing, plan.estimate(missing, sizes, config["trials"], warmups, reference, points)
+    primitives_left = sum(
+        not Path(f"results/primitives/round{r}.json").exists() for r in range(ROUNDS)
+    )
+    primitives_s = primitives_left * plan.reference_primitives_round_s(
+        REFERENCE_PRIMITIVES, config["preset"]
+    )
+    return missing, plan.estimate(
+        missing, sizes, config["trials"], warmups, reference, points, primitives_s
+    )
 
 
 def print_plan():
