@@ -38,6 +38,7 @@ def costs(**overrides) -> dict[str, float]:
     names = [
         "transport.pool_round_trip", "transport.pool_per_task", "transport.executor_round_trip",
         "transport.executor_per_task", "ray.task_submit", "ray.actor_submit", "ray.actor_call_round_trip",
+        "ray.actor_start",
         "numerical.convolve", "numerical.dumps_task", "numerical.loads_task", "numerical.dumps_result",
         "numerical.loads_result", "numerical.shm_copy_image", "numerical.ray_put_image",
         "numerical.ray_task_image_result", "stateful.generate_document", "stateful.dumps_document",
@@ -156,6 +157,19 @@ def test_ray_stateful_at_scale_is_bound_by_the_driver_generating_documents():
     assert p.seconds == pytest.approx(48 * DOCS * 0.06 + 0.1)
     assert p.dominant().name == "generating the documents"
     assert "144 x 0.05 s" in p.sentence()
+
+
+def test_ray_stateful_counts_the_actor_start_up_that_the_post_left_inside_its_timer():
+    counts = {key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)}
+    m = inputs(costs(**{"stateful.generate_document": 0.05, "ray.actor_start": 1.0}, **counts))
+    # 1 core: the actor is up at 1 s and counts DOCS documents (span 1 + DOCS x 0.1), but the one core
+    # also generates them: every CPU-second, start-up included, is 1 + DOCS x (0.05 + 0.1)
+    one = predict("stateful", "ray", 1, m)
+    assert one.seconds == pytest.approx(1.0 + DOCS * 0.15)
+    assert any(t.name == "actor start-up inside the timer" and t.seconds == pytest.approx(1.0) for t in one.terms)
+    # multiprocessing_tuned's executors start in setup, outside the timer: no start-up term
+    tuned = predict("stateful", "multiprocessing_tuned", 1, m)
+    assert tuned.seconds == pytest.approx(DOCS * 0.15)
 
 
 def test_serial_expensive_init_beyond_the_measured_threads_takes_the_best_measured():

@@ -171,9 +171,26 @@ def render_section(tables: Path, config_path: Path = CONFIG, records: Path = REF
         "|---|---|---|---|",
         *[f"| {v.id} | {v.verdict} | {v.measured} | {_projection(v)} |" for v in verdicts.itertuples()],
         "",
+        *_model_errors(tables),
         END,
     ]
     return "\n".join(lines)
+
+
+def _model_errors(tables: Path) -> list[str]:
+    """The cost model's error on the reference cells, where the reference has a model check."""
+    path = tables / "model_errors.csv"
+    if not path.exists():
+        return []
+    errors = pd.read_csv(path)
+    return ["The cost model against the reference cells (`model_errors.csv`: absolute error of the predicted "
+            "against the measured median seconds; target: median at most 15% over the original backends):",
+            "",
+            "| backends | cells | median error | worst error | worst cell |",
+            "|---|---|---|---|---|",
+            *[f"| {e.backend} | {e.cells} | {e.median_abs_error:.1%} | {e.worst_abs_error:.1%} | {e.worst_cell} |"
+              for e in errors.itertuples()],
+            ""]
 
 
 def update(readme: Path, tables: Path, check: bool = False) -> bool:
