@@ -87,6 +87,12 @@ def test_a_primitives_round_takes_the_reference_runs_seconds_per_round(tmp_path)
     assert plan.reference_primitives_round_s(path, "smoke") == 0.0  # another preset: unknown
     path.write_text(json.dumps({"preset": "paper", "seconds": 135.0}))  # one round, before rounds existed
     assert plan.reference_primitives_round_s(path, "paper") == 135.0
+    # a run of fewer workloads skips their groups
+    groups = {"transport (Pool, executor)": 1.0, "numerical": 10.0, "stateful": 30.0,
+              "expensive_init (TensorFlow)": 40.0, "transport (pipes)": 5.0, "ray": 44.0}
+    path.write_text(json.dumps({"preset": "paper", "seconds": 130.0, "group_seconds": groups}))
+    assert plan.reference_primitives_round_s(path, "paper", ["numerical"]) == 60.0
+    assert plan.reference_primitives_round_s(path, "paper", ["numerical", "stateful", "expensive_init"]) == 130.0
     assert plan.reference_primitives_round_s(tmp_path / "none.json", "paper") == 0.0
 
 

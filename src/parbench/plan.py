@@ -253,15 +253,23 @@ class Estimate:
     unknown: tuple[str, ...]  # (workload, backend) pairs without reference records
 
 
-def reference_primitives_round_s(path: Path, preset: str) -> float:
-    """Seconds of one primitives round in the reference run, if it used `preset` (else 0: unknown)."""
+def reference_primitives_round_s(path: Path, preset: str, workloads: Iterable[str] | None = None) -> float:
+    """Seconds of one primitives round in the reference run, if it used `preset` (else 0: unknown):
+    its groups' seconds, without those of workloads the planned run leaves out."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return 0.0
     if record.get("preset") != preset:
         return 0.0
-    return float(record.get("seconds", 0.0)) / max(1, len(record.get("rounds", [])))
+    rounds = max(1, len(record.get("rounds", [])))
+    groups = record.get("group_seconds")
+    if workloads is None or not groups:
+        return float(record.get("seconds", 0.0)) / rounds
+    from .primitives import WORKLOAD_GROUPS
+
+    left_out = {g for w, g in WORKLOAD_GROUPS.items() if w not in set(workloads)}
+    return sum(float(s) for g, s in groups.items() if g not in left_out)
 
 
 def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, warmups: dict[str, int] | None,

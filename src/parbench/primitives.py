@@ -51,6 +51,8 @@ WHERE = ("driver", "worker", "driver+worker", "fixed")
 DEFAULT_REPEATS = 7
 DEFAULT_CHAINS = 3  # stateful: independent chains of docs_per_core documents (samples per k)
 SUBMIT_BATCH = 50  # items submitted to a blocked receiver per sample
+# The stage's groups that only a run of that workload measures (the others always run).
+WORKLOAD_GROUPS = {"numerical": "numerical", "stateful": "stateful", "expensive_init": "expensive_init (TensorFlow)"}
 SEED = 2019
 
 
@@ -704,11 +706,11 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
     try:
         group("transport (Pool, executor)", measure_pool_overheads, rec, cpus)
         if "numerical" in workloads:
-            payloads += group("numerical", measure_numerical, rec, sizes.numerical, cpus)
+            payloads += group(WORKLOAD_GROUPS["numerical"], measure_numerical, rec, sizes.numerical, cpus)
         if "stateful" in workloads:
-            payloads += group("stateful", measure_stateful, rec, sizes.stateful, cpus, chains)
+            payloads += group(WORKLOAD_GROUPS["stateful"], measure_stateful, rec, sizes.stateful, cpus, chains)
         if "expensive_init" in workloads and include_tensorflow:
-            payloads += group("expensive_init (TensorFlow)", measure_expensive_init, rec,
+            payloads += group(WORKLOAD_GROUPS["expensive_init"], measure_expensive_init, rec,
                               sizes.expensive_init, cpus, resources, threads)
         elif "expensive_init" in workloads:
             skipped["tensorflow"] = "not measured (include_tensorflow=False)"

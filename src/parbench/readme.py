@@ -79,7 +79,8 @@ def _duration_table(config_path: Path, records: Path) -> list[str]:
     config = yaml.safe_load(config_path.read_text())
     preset = get_preset(config["preset"])
     sizes = {w: vars(preset.sizes(w)) for w in config["workloads"]}
-    primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"])
+    primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"],
+                                                config["workloads"])
     rows = default_run_durations(config, sizes, sorted(records.glob("*/*/*/round*.json")), DURATION_MACHINES,
                                  primitives_s)
     lines = ["| physical cores | `cores:` | core counts run | cell rounds | estimated duration |",
@@ -106,7 +107,6 @@ def _reviewer_table(config_path: Path, records: Path, claims_path: Path) -> list
     config = yaml.safe_load(config_path.read_text())
     preset = get_preset(config["preset"])
     refs = sorted(records.glob("*/*/*/round*.json"))
-    primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"])
     claims = yaml.safe_load(claims_path.read_text())["claims"]
     lines = ["| claim | the post says | command (host; in the container: `docker run ... artifact snakemake "
              "--cores all` plus the same `--config`) | verdict in | expected time (2 cores) |",
@@ -115,6 +115,7 @@ def _reviewer_table(config_path: Path, records: Path, claims_path: Path) -> list
         workloads = [claim["workload"]] if claim.get("workload") else config["workloads"]
         subset = {**config, "workloads": workloads}
         sizes = {w: vars(preset.sizes(w)) for w in workloads}
+        primitives_s = reference_primitives_round_s(records.parent / "primitives.json", config["preset"], workloads)
         seconds = default_run_durations(subset, sizes, refs, [(REFERENCE_CORES, "auto")], primitives_s)[0]["seconds"]
         command = (f"`bin/reproduce --config workloads=[{claim['workload']}]`" if claim.get("workload")
                    else "`bin/reproduce`")

@@ -242,7 +242,7 @@ def run_estimate():
         not Path(f"results/primitives/round{r}.json").exists() for r in range(ROUNDS)
     )
     primitives_s = primitives_left * plan.reference_primitives_round_s(
-        REFERENCE_PRIMITIVES, config["preset"]
+        REFERENCE_PRIMITIVES, config["preset"], WORKLOADS
     )
     return missing, plan.estimate(
         missing, sizes, config["trials"], warmups, reference, points, primitives_s
