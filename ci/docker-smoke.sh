@@ -42,6 +42,8 @@ OUT_DIR=${OUT_DIR:-results-docker}
 LOG_DIR=${LOG_DIR:-logs-docker}
 CONFIG=${CONFIG:-config/smoke.yaml}
 SHM_SIZE=${SHM_SIZE:-}
+ROUNDS=${ROUNDS:-1}
+BACKENDS=${BACKENDS:-[serial,multiprocessing,ray,multiprocessing_tuned,free_threading]}
 
 log() { printf 'docker-smoke: %s\n' "$*"; }
 
