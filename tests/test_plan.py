@@ -93,6 +93,10 @@ def test_a_primitives_round_takes_the_reference_runs_seconds_per_round(tmp_path)
     path.write_text(json.dumps({"preset": "paper", "seconds": 130.0, "group_seconds": groups}))
     assert plan.reference_primitives_round_s(path, "paper", ["numerical"]) == 60.0
     assert plan.reference_primitives_round_s(path, "paper", ["numerical", "stateful", "expensive_init"]) == 130.0
+    # a merged record: seconds and group seconds summed over its two rounds
+    doubled = {g: 2 * s for g, s in groups.items()}
+    path.write_text(json.dumps({"preset": "paper", "seconds": 260.0, "group_seconds": doubled, "rounds": [{}, {}]}))
+    assert plan.reference_primitives_round_s(path, "paper", ["numerical"]) == 60.0
     assert plan.reference_primitives_round_s(tmp_path / "none.json", "paper") == 0.0
 
 

@@ -111,6 +111,8 @@ def test_rounds_merge_into_one_record_with_every_sample(smoke_record, tmp_path):
         p["samples"] = [2 * x for x in p["samples"]]
     merged = merge_records([smoke_record, second], ["round0.json", "round1.json"])
     assert [r["round"] for r in merged["rounds"]] == [0, 1] and merged["repeats"] == 2 * smoke_record["repeats"]
+    for name, seconds in smoke_record["group_seconds"].items():  # summed over the rounds, like `seconds`
+        assert merged["group_seconds"][name] == pytest.approx(2 * seconds, abs=0.002)
     assert merged["started_at"] == smoke_record["started_at"]
     pooled = {p["key"]: p for p in merged["primitives"]}
     for p in smoke_record["primitives"]:
@@ -132,6 +134,12 @@ def test_rounds_merge_into_one_record_with_every_sample(smoke_record, tmp_path):
     bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
                    "--out", tmp_path / "merged.json")
     assert bad.returncode == 2 and "machine_hash differs" in bad.stderr and "Traceback" not in bad.stderr
+    second["machine_hash"] = smoke_record["machine_hash"]
+    del second["primitives"]
+    write_record(second, tmp_path / "round1.json")
+    bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
+                   "--out", tmp_path / "merged.json")
+    assert bad.returncode == 2 and "round1.json: malformed" in bad.stderr and "Traceback" not in bad.stderr
     (tmp_path / "round1.json").write_text("{not json")
     bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
                    "--out", tmp_path / "merged.json")

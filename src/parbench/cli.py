@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     prim = sub.add_parser("primitives", help="time every cost term of the backends' timed regions on its own "
                                              "(the cost model's inputs)")
     prim.add_argument("--preset", default="paper", help=f"sizes: {', '.join(PRESETS)} (default paper)")
-    prim.add_argument("--repeats", type=_int_at_least(3), default=7, help="samples per primitive (default 7)")
+    prim.add_argument("--repeats", type=_int_at_least(3), default=5,
+                      help="samples per primitive in this round (default 5, as the pipeline's primitives_repeats)")
     prim.add_argument("--chains", type=_positive_int, default=3,
                       help="stateful: chains of docs_per_core documents, i.e. samples per state size (default 3)")
     prim.add_argument("--threads", type=_positive_int, nargs="+", default=None,

@@ -262,14 +262,14 @@ def reference_primitives_round_s(path: Path, preset: str, workloads: Iterable[st
         return 0.0
     if record.get("preset") != preset:
         return 0.0
-    rounds = max(1, len(record.get("rounds", [])))
+    rounds = max(1, len(record.get("rounds", [])))  # a merged record sums its rounds' seconds
     groups = record.get("group_seconds")
     if workloads is None or not groups:
         return float(record.get("seconds", 0.0)) / rounds
     from .primitives import WORKLOAD_GROUPS
 
     left_out = {g for w, g in WORKLOAD_GROUPS.items() if w not in set(workloads)}
-    return sum(float(s) for g, s in groups.items() if g not in left_out)
+    return sum(float(s) for g, s in groups.items() if g not in left_out) / rounds
 
 
 def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, warmups: dict[str, int] | None,

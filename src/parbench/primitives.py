@@ -48,7 +48,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 KIND = "parbench-primitives"
 WHERE = ("driver", "worker", "driver+worker", "fixed")
-DEFAULT_REPEATS = 7
+DEFAULT_REPEATS = 5  # per round; the pipeline's primitives_repeats has the same default
 DEFAULT_CHAINS = 3  # stateful: independent chains of docs_per_core documents (samples per k)
 SUBMIT_BATCH = 50  # items submitted to a blocked receiver per sample
 # The stage's groups that only a run of that workload measures (the others always run).
@@ -780,14 +780,23 @@ def merge_records(records: list[dict], sources: list[str]) -> dict:
             if record.get(key) != first.get(key):
                 raise PrimitivesError(f"{source}: its {key} differs from {sources[0]}'s, so their samples cannot "
                                       f"be pooled; measure every round again (delete results/primitives/)")
-        rounds.append({"round": record.get("round", 0), "source": source, "started_at": record["started_at"],
-                       "finished_at": record["finished_at"], "seconds": record["seconds"],
-                       "repeats": record["repeats"], "skipped": record.get("skipped", {})})
     pooled: dict[str, Primitive] = {}
-    for record in records:
-        for p in record["primitives"]:
-            prim = pooled.setdefault(p["key"], Primitive(p["name"], p["where"], p["what"], [], dict(p["param"])))
-            prim.samples.extend(float(x) for x in p["samples"])
+    for record, source in zip(records, sources):
+        try:
+            rounds.append({"round": record.get("round", 0), "source": source, "started_at": record["started_at"],
+                           "finished_at": record["finished_at"], "seconds": record["seconds"],
+                           "group_seconds": dict(record.get("group_seconds", {})),
+                           "repeats": record["repeats"], "skipped": record.get("skipped", {})})
+            for p in record["primitives"]:
+                prim = pooled.setdefault(p["key"], Primitive(p["name"], p["where"], p["what"], [], dict(p["param"])))
+                prim.samples.extend(float(x) for x in p["samples"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PrimitivesError(f"{source}: malformed primitives record ({exc!r}); measure that round again "
+                                  f"with `parbench primitives`") from None
+    group_seconds: dict[str, float] = {}
+    for r in rounds:  # like `seconds`: summed over the rounds
+        for name, seconds in r["group_seconds"].items():
+            group_seconds[name] = round(group_seconds.get(name, 0.0) + float(seconds), 3)
     facts: dict[str, Any] = {}
     for record in records:  # a fact a round could not measure (a failed group) comes from another
         facts = {**record.get("facts", {}), **facts}
@@ -797,6 +806,7 @@ def merge_records(records: list[dict], sources: list[str]) -> dict:
             "started_at": min(r["started_at"] for r in rounds),
             "finished_at": max(r["finished_at"] for r in rounds),
             "seconds": round(sum(r["seconds"] for r in rounds), 3),
+            "group_seconds": group_seconds,
             "rounds": rounds,
             "facts": facts,
             "primitives": [summarise(p) for p in pooled.values()]}
