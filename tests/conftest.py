@@ -43,3 +43,23 @@ def snakemake_env():
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def snakemake(project, *args, timeout=1080):  # under pytest-timeout's 1200 s (pyproject.toml)
+    return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
+                          timeout=timeout, env=snakemake_env())
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, prepared_resources):
+    """The smoke DAG, run once per session in a temporary copy of the project (about 6 minutes on 2
+    cores): tests/test_pipeline.py checks its outputs, tests/test_engine.py its cells' records."""
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    # Reuse the session's prepared model so the DAG does not train it again.
+    target = project / "resources" / "expensive_init"
+    target.mkdir(parents=True)
+    for name in ("model.keras", "mnist_synthetic.npz"):
+        (target / name).write_bytes((prepared_resources / name).read_bytes())
+    result = snakemake(project, "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return project, result

@@ -29,7 +29,7 @@ def busy_run(tmp_path_factory):
                                                       "while True: pass"])
     try:
         result = subprocess.run(["snakemake", *SLICE], cwd=project, capture_output=True, text=True,
-                                timeout=1800, env=snakemake_env())
+                                timeout=1080, env=snakemake_env())
     finally:
         spinner.kill()
         spinner.wait()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,27 @@ def test_html_report_is_due_when_missing_or_older(tmp_path):
 def test_only_signals_not_sent_by_the_kernel_are_forwarded():
     assert container.forwards(0)  # SI_USER: kill(), docker stop, tini
     assert not container.forwards(container.SI_KERNEL)  # a terminal's Ctrl-C reached the group already
+
+
+@pytest.mark.timeout(120)
+def test_a_child_exit_is_seen_when_another_thread_takes_its_sigchld():
+    # Another thread that does not block SIGCHLD (here a busy one; in a test process numpy's
+    # OpenBLAS threads) gets and discards about 1 in 5 SIGCHLDs of a child that exits at once. An
+    # unbounded wait for SIGCHLD then never returns; pytest-timeout fails this test if one does.
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            pass
+
+    thread = threading.Thread(target=busy, daemon=True)
+    thread.start()
+    try:
+        results = [container.run_child(["true"]) for _ in range(40)]
+    finally:
+        stop.set()
+        thread.join()
+    assert results == [container.ChildResult(0, False)] * 40
 
 
 # ------------------------------------------------------------------- with a stand-in snakemake

@@ -1,5 +1,5 @@
-"""Real cells at 1 and 2 cores on the smoke preset: every backend computes the same thing,
-does the expected work, and stays on its pinned CPUs. Faults become failed records."""
+"""Real cells at 1 and 2 cores on the smoke preset (the smoke DAG's records): every backend computes the
+same thing, does the expected work, and stays on its pinned CPUs. Faults become failed records."""
 
 import json
 from pathlib import Path
@@ -20,20 +20,13 @@ CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory, prepared_resources):
-    """Every (workload, backend, cores) smoke cell, run once for the whole module (~2 minutes)."""
-    out = tmp_path_factory.mktemp("records")
-    found = {}
-    for workload in WORKLOADS:
-        for backend in BACKENDS:
-            for cores in CORES:
-                path = out / f"{workload}-{backend}-{cores}.json"
-                result = parbench("run", "--workload", workload, "--backend", backend, "--cores", cores,
-                                  "--preset", "smoke", "--trials", 2, "--resources", prepared_resources,
-                                  "--out", path)
-                assert result.returncode == 0, result.stderr[-3000:]
-                found[(workload, backend, cores)] = json.loads(path.read_text())
-    return found
+def records(smoke_run):
+    """Every (workload, backend, cores) smoke cell: round 0 of the session's smoke DAG, whose bench
+    jobs are `parbench run` with trials 2 (config/smoke.yaml). Running the 24 cells again here would
+    only repeat them (about 2.5 minutes)."""
+    project, _ = smoke_run
+    return {(w, b, c): json.loads((project / "results" / "raw" / w / b / str(c) / "round0.json").read_text())
+            for w in WORKLOADS for b in BACKENDS for c in CORES}
 
 
 @pytest.mark.slow

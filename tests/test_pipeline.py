@@ -1,4 +1,4 @@
-"""The smoke DAG end to end in a temporary copy of the project (about 2.5 minutes on 2 cores)."""
+"""The smoke DAG end to end in a temporary copy of the project (its run is the session's `smoke_run`)."""
 
 import json
 import re
@@ -8,32 +8,14 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from conftest import ROOT, copy_project, snakemake_env
+from conftest import ROOT, copy_project, snakemake, snakemake_env
 from parbench.analysis.verdicts import VERDICTS
 from parbench.machine import read_topology
-
-
-def snakemake(project, *args, timeout=1800):
-    return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
-                          timeout=timeout, env=snakemake_env())
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:
     table = dry_run_output.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, prepared_resources):
-    project = copy_project(tmp_path_factory.mktemp("project"))
-    # Reuse the session's prepared model so the DAG does not train it again.
-    target = project / "resources" / "expensive_init"
-    target.mkdir(parents=True)
-    for name in ("model.keras", "mnist_synthetic.npz"):
-        (target / name).write_bytes((prepared_resources / name).read_bytes())
-    result = snakemake(project, "--configfile", "config/smoke.yaml")
-    assert result.returncode == 0, result.stderr[-5000:]
-    return project, result
 
 
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]

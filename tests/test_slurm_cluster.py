@@ -28,7 +28,7 @@ from conftest import ROOT, copy_project, snakemake_env
 LOCAL_SLURM = ROOT / "ci" / "local-slurm.sh"
 FORBIDDEN = 2  # the script's exit status where this machine forbids a local cluster
 PARTITION = "parbench"
-RUN_TIMEOUT_S = 3600  # generous: a busy 2-core machine; the run itself stops nothing early
+RUN_TIMEOUT_S = 1080  # 4 times the idle 2-core time, under pytest-timeout's 1200 s (pyproject.toml)
 # Status checks every few seconds instead of the plugin's 40 s, so the DAG does not wait on them.
 # Without slurmdbd, sacct cannot answer; squeue can, as MinJobAge keeps finished jobs an hour.
 SLURM_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",

@@ -40,6 +40,8 @@ NO_RUN_ARGUMENTS = frozenset({"-n", "--dry-run", "--dryrun", "--lint", "-h", "--
 VALUE_SHORT_OPTIONS = "cjsdeRUTCPOqw"  # snakemake short options that take a value ("-call" is -c all)
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 SI_KERNEL = 0x80  # si_code of a signal the kernel sent, e.g. a terminal's Ctrl-C to its foreground group
+# How often run_child looks for exited children without a SIGCHLD (see there).
+REAP_INTERVAL_S = 0.5
 
 
 def log(message: str) -> None:
@@ -140,7 +142,7 @@ def run_child(argv: Sequence[str]) -> ChildResult:
     """Run `argv` to its end, passing signals on and reaping orphans."""
     waited = {signal.SIGCHLD, *FORWARDED_SIGNALS}
     # Blocked before the child exists, so that neither its exit nor a signal can slip past
-    # sigwaitinfo; the child starts with nothing blocked.
+    # the wait below; the child starts with nothing blocked.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     try:
         try:
@@ -150,8 +152,12 @@ def run_child(argv: Sequence[str]) -> ChildResult:
             return ChildResult(127, False)
         stop_requested = False
         while True:
-            info = signal.sigwaitinfo(waited)
-            if info.si_signo != signal.SIGCHLD:
+            # Bounded: the mask blocks SIGCHLD in this thread only. In a process with other threads
+            # (numpy's OpenBLAS threads in a test process), a SIGCHLD that arrives while this
+            # thread is not waiting goes to one of them and is discarded, and an unbounded wait
+            # would never return (CI hung here). Reaping every REAP_INTERVAL_S finds the exit anyway.
+            info = signal.sigtimedwait(waited, REAP_INTERVAL_S)
+            if info is not None and info.si_signo != signal.SIGCHLD:
                 stop_requested |= info.si_signo in STOP_SIGNALS
                 if forwards(info.si_code):
                     os.kill(pid, info.si_signo)
