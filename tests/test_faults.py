@@ -124,7 +124,8 @@ def test_interrupted_pipeline_resumes_without_losing_finished_cells(tmp_path):
     env = snakemake_env()
     # Up to the aggregate tables: resuming is about the cells; the jobs after them (primitives,
     # model, figures, report) would only add minutes.
-    command = ["snakemake", "--configfile", str(config), "results/summary.csv"]
+    # (The target goes first: --configfile takes every name after it.)
+    command = ["snakemake", "results/summary.csv", "--configfile", str(config)]
     proc = subprocess.Popen(command, cwd=project, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     raw = project / "results" / "raw" / "numerical"
