@@ -45,15 +45,20 @@ def snakemake_env():
     return env
 
 
-def snakemake(project, *args, timeout=1080):  # under pytest-timeout's 1200 s (pyproject.toml)
+# The limit of one Snakemake run in a test: under pytest-timeout's 1200 s (pyproject.toml), so the
+# run's own output, not only pytest's traceback, says where it was.
+RUN_LIMIT_S = 1080
+
+
+def snakemake(project, *args, timeout=RUN_LIMIT_S):
     return subprocess.run(["snakemake", *args], cwd=project, capture_output=True, text=True,
                           timeout=timeout, env=snakemake_env())
 
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, prepared_resources):
-    """The smoke DAG, run once per session in a temporary copy of the project (about 6 minutes on 2
-    cores): tests/test_pipeline.py checks its outputs, tests/test_engine.py its cells' records."""
+    """The smoke DAG, run once per session in a temporary copy of the project (about 8 minutes on 2
+    idle cores): tests/test_pipeline.py checks its outputs, tests/test_engine.py its cells' records."""
     project = copy_project(tmp_path_factory.mktemp("project"))
     # Reuse the session's prepared model so the DAG does not train it again.
     target = project / "resources" / "expensive_init"

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import copy_project, snakemake_env
+from conftest import RUN_LIMIT_S, copy_project, snakemake_env
 from parbench.analysis.verdicts import INCONCLUSIVE
 from parbench.machine import choose_cpus, read_topology
 
@@ -29,7 +29,7 @@ def busy_run(tmp_path_factory):
                                                       "while True: pass"])
     try:
         result = subprocess.run(["snakemake", *SLICE], cwd=project, capture_output=True, text=True,
-                                timeout=1080, env=snakemake_env())
+                                timeout=RUN_LIMIT_S, env=snakemake_env())
     finally:
         spinner.kill()
         spinner.wait()

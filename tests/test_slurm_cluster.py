@@ -23,12 +23,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import ROOT, copy_project, snakemake_env
+from conftest import ROOT, RUN_LIMIT_S, copy_project, snakemake_env
 
 LOCAL_SLURM = ROOT / "ci" / "local-slurm.sh"
 FORBIDDEN = 2  # the script's exit status where this machine forbids a local cluster
 PARTITION = "parbench"
-RUN_TIMEOUT_S = 1080  # 4 times the idle 2-core time, under pytest-timeout's 1200 s (pyproject.toml)
 # Status checks every few seconds instead of the plugin's 40 s, so the DAG does not wait on them.
 # Without slurmdbd, sacct cannot answer; squeue can, as MinJobAge keeps finished jobs an hour.
 SLURM_OPTIONS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
@@ -108,7 +107,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
     plan = snakemake(project, "-n", *config, timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout + plan.stderr)
-    result = snakemake(project, *config, *SLURM_OPTIONS, timeout=RUN_TIMEOUT_S)
+    result = snakemake(project, *config, *SLURM_OPTIONS, timeout=RUN_LIMIT_S)  # about 4 times the idle 2-core time
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     return project, result.stdout + result.stderr, counts, cores
 
