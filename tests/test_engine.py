@@ -14,6 +14,9 @@ from parbench.presets import get_preset
 from parbench.workloads import stateful
 from parbench.workloads.base import Cell
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 8 minutes on 2 idle cores)")
+
 WORKLOADS = ("numerical", "stateful", "expensive_init")
 BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
@@ -29,7 +32,7 @@ def records(smoke_run):
             for w in WORKLOADS for b in BACKENDS for c in CORES}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("cores", CORES)
 def test_all_backends_agree_and_do_the_expected_work(records, workload, cores):
@@ -46,7 +49,7 @@ def test_all_backends_agree_and_do_the_expected_work(records, workload, cores):
     assert len(set.union(*digests.values())) == 1, digests
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cores", CORES)
 def test_pinning_limits_every_process_of_the_tree(records, backend, cores):
@@ -59,7 +62,7 @@ def test_pinning_limits_every_process_of_the_tree(records, backend, cores):
             assert tree["processes"] > 1  # the workers were there and were read back
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_records_carry_protocol_memory_and_environment(records):
     rec = records[("numerical", "ray", CORES[-1])]
     assert rec["protocol"]["warmups"] == 5 and rec["protocol"]["warmup_policy"] == "original"
