@@ -26,8 +26,8 @@ import pytest
 from conftest import ROOT, RUN_LIMIT_S, copy_project, snakemake_env
 
 # Why this module's slow tests are slow (bin/test --quick leaves them out).
-SLOW_REASON = ("runs the smoke DAG on a local SLURM cluster, one sbatch job after the other (6 minutes idle, "
-               "16-22 busy)")
+SLOW_REASON = ("runs a slice of the smoke DAG on a local SLURM cluster: 32 sbatch jobs one after the other, each "
+               "starting Snakemake twice (6 minutes idle, 16-22 busy)")
 
 LOCAL_SLURM = ROOT / "ci" / "local-slurm.sh"
 FORBIDDEN = 2  # the script's exit status where this machine forbids a local cluster
