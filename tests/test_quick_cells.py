@@ -43,6 +43,8 @@ def check_cell(rec, serial_digest):
     assert len(rec["pinned_cpus"]) == CORES
     tree = rec["process_tree"]
     assert tree["cpus_union"] and set(tree["cpus_union"]) <= set(rec["pinned_cpus"])
+    # The round's own start-up and harness time are recorded (the report's overhead table reads them).
+    assert 0 < rec["startup_seconds"] < 600 and rec["harness_seconds"] >= sum(t["seconds"] for t in rec["trials"])
 
 
 @pytest.mark.parametrize("backend", PROCESS_BACKENDS)
