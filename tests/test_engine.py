@@ -71,6 +71,8 @@ def test_records_carry_protocol_memory_and_environment(records):
     assert rec["backend_facts"]["object_store_in_shm"] is True and rec["backend_facts"]["mode"] == "local"
     assert rec["software"]["ray_auth_mode"] == "disabled"
     assert rec["memory"]["peak_tree_rss_bytes"] > 0
+    # A round's own start-up and the harness's time around its timed steps (the report's overhead table).
+    assert rec["startup_seconds"] > 0 and rec["harness_seconds"] > rec["setup_seconds"] + sum(rec["warmup_seconds"])
     assert rec["software"]["thread_variables"]["OMP_NUM_THREADS"] == "1"
     serial_b3 = records[("expensive_init", "serial", CORES[-1])]
     assert serial_b3["protocol"]["worker_threads"] == CORES[-1]  # the original's multi-threaded serial
