@@ -72,9 +72,11 @@ RUN groupadd --gid "${GID}" artifact \
     && useradd --uid "${UID}" --gid "${GID}" --home-dir /home/artifact --create-home \
        --shell /bin/bash artifact
 
-# Dependencies first (cached until requirements.lock changes): a venv, then the hashed lock.
+# Dependencies first (cached until the lock changes): a venv, then the hashed lock.
 # Bytecode is compiled here once, so imports stay fast although runs write none.
-COPY requirements.lock /tmp/requirements.lock
+# [issue 22] requirements-runtime.lock is requirements.lock without the development tools (pytest,
+# ruff, mypy, snakefmt, hadolint): nothing documented runs them inside the image (bin/runtime-lock).
+COPY requirements-runtime.lock /tmp/requirements.lock
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
     && rm -f /tmp/requirements.lock
