@@ -64,7 +64,10 @@ if [[ $NO_IMAGE != 1 ]]; then
     image_id=$(docker image inspect --format '{{.Id}}' "$IMAGE")
     image_bytes=$(docker image inspect --format '{{.Size}}' "$IMAGE")
     # Saved under both of its names, so `docker load` restores the tag the Snakefile's containerized: names.
-    tags=("$IMAGE" "parbench-artifact:$version")
+    # Each with its tag: `docker save artifact` would save every tag of the repository (older images too).
+    image_ref=$IMAGE
+    [[ ${IMAGE##*/} == *:* ]] || image_ref=$IMAGE:latest
+    tags=("$image_ref" "parbench-artifact:$version")
     docker image inspect "${tags[1]}" >/dev/null 2>&1 || tags=("$IMAGE")
     if command -v zstd >/dev/null; then
         image_file=$name-image.tar.zst compress=(zstd -q -T0 -3)
