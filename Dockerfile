@@ -106,7 +106,8 @@ RUN parbench prepare --resources /artifact/resources/expensive_init \
 COPY --chown=${UID}:${GID} . /artifact
 # The free-threaded interpreter reads parbench from /artifact/src: bytecode compiled once here, and
 # proof that the cell runner imports there with the GIL off (pandas, Ray, TensorFlow are not installed).
-RUN chmod 0777 /artifact \
+# [issue 22] results/ now comes with the context (its README.md): writable for any uid, as /artifact.
+RUN chmod 0777 /artifact /artifact/results \
     && /opt/free-threading/venv/bin/python -m compileall -q /artifact/src \
     && /opt/free-threading/venv/bin/python -c "import sys, parbench.cli, parbench.harness; assert not sys._is_gil_enabled()"
 

@@ -41,9 +41,12 @@ case $image_file in
     *) fail "unknown compression: $image_file" ;;
 esac
 start=$(date +%s)
-"${decompress[@]}" "$image_file" | docker load
+loaded_names=$("${decompress[@]}" "$image_file" | docker load | sed -n 's/^Loaded image: //p' | sort | tr '\n' ' ')
 load_s=$(( $(date +%s) - start ))
-log "load time: $load_s s"
+log "load time: $load_s s ($loaded_names)"
+expected=$(printf '%s\n' "$([[ ${tag##*/} == *:* ]] && echo "$tag" || echo "$tag:latest")" "parbench-artifact:$version" \
+           | sort | tr '\n' ' ')
+[[ $loaded_names == "$expected" ]] || fail "the archive loaded '$loaded_names', expected '$expected' (one image)"
 loaded=$(docker image inspect --format '{{.Id}}' "$tag") || fail "docker load did not restore $tag"
 [[ $loaded == "$image_id" ]] || fail "loaded $tag is $loaded, the archive recorded $image_id"
 log "ok      $tag restored with the archived id ${image_id:7:12}"
@@ -51,6 +54,10 @@ log "ok      $tag restored with the archived id ${image_id:7:12}"
 interfaces=$(docker run --rm --network none "$tag" ls /sys/class/net | tr '\n' ' ')
 [[ $interfaces == "lo " ]] || fail "--network none left interfaces other than lo: $interfaces"
 log "ok      --network none: the containers see only lo"
+# Any uid may write results/ when it is not mounted (the image carries results/README.md).
+docker run --rm --network none --user 4321:4321 "$tag" sh -c 'touch /artifact/results/.written && ls /artifact/results/README.md' \
+    >/dev/null || fail "uid 4321 cannot write /artifact/results in $tag"
+log "ok      any uid can write the image's /artifact/results"
 
 smoke_log=$(mktemp)
 IMAGE=$tag RUN_NETWORK=none ci/docker-smoke.sh 2>&1 | tee "$smoke_log"
