@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     rdm.add_argument("--tables", type=Path, default=Path("results/reference"),
                      help="folder of the aggregated reference run (snakemake --cores all reference_report)")
     rdm.add_argument("--readme", type=Path, default=Path("README.md"))
+    rdm.add_argument("--appendix", type=Path, default=Path("paper/artifact-appendix.md"),
+                     help="the artifact appendix, rendered from paper/artifact-appendix.md.j2 and paper/measured/")
     rdm.add_argument("--check", action="store_true", help="only check that the section is current (exit 1 if not)")
 
     chk = sub.add_parser("check", help="exit 1, naming them, when any cell of the run failed")
@@ -534,16 +536,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
+    from . import appendix
     from .readme import ReadmeError, update
 
     try:
         current = update(args.readme, args.tables, check=args.check)
+        appendix_current = appendix.update(args.appendix, args.tables, check=args.check)
     except ReadmeError as exc:
         print(f"parbench readme: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         raise UsageError(f"{exc}; render the reference first: snakemake --cores all reference_report") from None
     print(f"{args.readme}: reference section {'current' if current else 'rewritten'}")
+    print(f"{args.appendix}: {'current' if appendix_current else 'rewritten'}")
     return 0
 
 
