@@ -59,10 +59,13 @@ timed records git archive --format=tar.gz --prefix="$name/" -o "$OUT_DIR/$name-r
     HEAD -- "${RECORDS[@]}"
 cp .zenodo.json CITATION.cff LICENSE "$OUT_DIR/"
 
-image_id="" image_bytes=0
+image_id="" image_bytes=0 image_label=""
 if [[ $NO_IMAGE != 1 ]]; then
     image_id=$(docker image inspect --format '{{.Id}}' "$IMAGE")
     image_bytes=$(docker image inspect --format '{{.Size}}' "$IMAGE")
+    # The image's own label (ci/docker-build.sh: the commit it was built from), beside the source's commit.
+    image_label=$(docker image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" \
+                  | sed -n 's/^PARBENCH_IMAGE=//p')
     # Saved under both of its names, so `docker load` restores the tag the Snakefile's containerized: names.
     # Each with its tag: `docker save artifact` would save every tag of the repository (older images too).
     image_ref=$IMAGE
@@ -81,14 +84,15 @@ fi
 
 # archive.json: what was packed, for the record and for the appendix.
 step_json=$(printf '%s\n' "${steps[@]}")
-(cd "$OUT_DIR" && STEPS=$step_json "$PYTHON" - "$name" "$version" "$commit" "$IMAGE" "$image_id" "$image_bytes" <<'PY'
+(cd "$OUT_DIR" && STEPS=$step_json "$PYTHON" - "$name" "$version" "$commit" "$IMAGE" "$image_id" "$image_bytes" \
+    "$image_label" <<'PY'
 import json, os, sys
 from pathlib import Path
-name, version, commit, image, image_id, image_bytes = sys.argv[1:]
+name, version, commit, image, image_id, image_bytes, image_label = sys.argv[1:]
 steps = dict(line.split("=", 1) for line in os.environ["STEPS"].splitlines())
 files = {p.name: p.stat().st_size for p in sorted(Path(".").iterdir()) if p.is_file()}
 record = {"name": name, "version": version, "commit": commit,
-          "image": {"tag": image, "id": image_id, "bytes": int(image_bytes)} if image_id else None,
+          "image": {"tag": image, "id": image_id, "bytes": int(image_bytes), "label": image_label} if image_id else None,
           "files": files, "total_bytes": sum(files.values()),
           "seconds": {k: round(int(ms) / 1000, 1) for k, ms in steps.items()}}
 Path("archive.json").write_text(json.dumps(record, indent=2) + "\n")
