@@ -3,7 +3,8 @@
 # the base image and the package indexes it was built from are gone:
 #   parbench-<version>-source.tar.gz     the committed tree at HEAD (git archive)
 #   parbench-<version>-image.tar.zst     the image (docker save | zstd -3, or .tar.gz where zstd is missing;
-#                                        zstd -10 took 4.2x as long for a file 11% smaller, busy 2-core VM)
+#                                        zstd -10 took 4.2x as long for a file 11% smaller, on a save of two
+#                                        images on the busy 2-core VM)
 #   parbench-<version>-reference-records.tar.gz   the committed records (paper/reference, paper/rerun)
 #   .zenodo.json, CITATION.cff, LICENSE  the deposit's metadata, as committed
 #   archive.json                         what was packed: version, commit, image id, each file's
