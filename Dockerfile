@@ -72,9 +72,11 @@ RUN groupadd --gid "${GID}" artifact \
     && useradd --uid "${UID}" --gid "${GID}" --home-dir /home/artifact --create-home \
        --shell /bin/bash artifact
 
-# Dependencies first (cached until requirements.lock changes): a venv, then the hashed lock.
+# Dependencies first (cached until the lock changes): a venv, then the hashed lock.
 # Bytecode is compiled here once, so imports stay fast although runs write none.
-COPY requirements.lock /tmp/requirements.lock
+# [issue 22] requirements-runtime.lock is requirements.lock without the development tools (pytest,
+# ruff, mypy, snakefmt, hadolint): nothing documented runs them inside the image (bin/runtime-lock).
+COPY requirements-runtime.lock /tmp/requirements.lock
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
     && rm -f /tmp/requirements.lock
@@ -104,7 +106,8 @@ RUN parbench prepare --resources /artifact/resources/expensive_init \
 COPY --chown=${UID}:${GID} . /artifact
 # The free-threaded interpreter reads parbench from /artifact/src: bytecode compiled once here, and
 # proof that the cell runner imports there with the GIL off (pandas, Ray, TensorFlow are not installed).
-RUN chmod 0777 /artifact \
+# [issue 22] results/ now comes with the context (its README.md): writable for any uid, as /artifact.
+RUN chmod 0777 /artifact /artifact/results \
     && /opt/free-threading/venv/bin/python -m compileall -q /artifact/src \
     && /opt/free-threading/venv/bin/python -c "import sys, parbench.cli, parbench.harness; assert not sys._is_gil_enabled()"
 

@@ -16,6 +16,7 @@
 #       ROUNDS    rounds per cell (default 1)
 #       BACKENDS  the backends to run (default: the original three, multiprocessing_tuned and
 #                 free_threading, whose records must show the GIL off, B3 not applicable)
+#       RUN_NETWORK  docker run --network for every container (e.g. none: ci/archive-offline.sh)
 set -euo pipefail
 
 # Files the smoke pipeline must produce, relative to OUT_DIR. Edit as the pipeline grows.
@@ -57,7 +58,7 @@ log_abs=$(cd "$LOG_DIR" && pwd)
 # Runs as the calling user's uid:gid so the results on the host belong to that user; the image
 # works for any uid (HOME, caches, /artifact and resources/ are writable for all). No --init: the
 # image's entrypoint reaps the processes that Ray and multiprocessing leave to PID 1.
-run=(docker run --rm --user "$(id -u):$(id -g)" ${SHM_SIZE:+--shm-size="$SHM_SIZE"}
+run=(docker run --rm --user "$(id -u):$(id -g)" ${SHM_SIZE:+--shm-size="$SHM_SIZE"} ${RUN_NETWORK:+--network="$RUN_NETWORK"}
      -v "$out_abs:/artifact/results" -v "$log_abs:/artifact/logs" "$IMAGE")
 
 log "pre-flight: imports in $IMAGE"

@@ -30,7 +30,7 @@ def prepared_resources(tmp_path_factory):
 
 def copy_project(dest: Path) -> Path:
     """A temporary copy of the workflow (no results, no venv), as a fresh clone would have."""
-    for name in ("Snakefile", "workflow", "config", "profiles", "paper", "src"):
+    for name in ("Snakefile", "workflow", "config", "profiles", "paper", "src", ".zenodo.json", "pyproject.toml"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -79,11 +79,58 @@ def test_the_cell_runner_imports_no_analysis_ray_or_tensorflow():
     assert out.stdout.strip() == "[]"
 
 
+def _env_without_free_threading(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in (plan.FREE_THREADING_ENV, "PARBENCH_FREE_THREADING_REEXEC")}
+    return {**env, **extra}
+
+
+FT_RUN = ("run", "--workload", "numerical", "--backend", "free_threading", "--cores", 1, "--preset", "smoke")
+
+
 def test_the_backend_refuses_an_interpreter_with_the_gil(tmp_path):
-    result = parbench("run", "--workload", "numerical", "--backend", "free_threading", "--cores", 1,
-                      "--preset", "smoke", "--out", tmp_path / "r.json")
+    result = parbench(*FT_RUN, "--out", tmp_path / "r.json", env=_env_without_free_threading())
     assert result.returncode == 2
     assert "runs only on a free-threaded CPython build" in result.stderr and "bin/build-free-threading" in result.stderr
+    assert plan.FREE_THREADING_ENV in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def _recording_interpreter(tmp_path: Path) -> Path:
+    """A stand-in for the free-threaded python: writes its arguments and the re-exec marker, exits 7."""
+    fake = tmp_path / "python3.13t"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" \"marker=$PARBENCH_FREE_THREADING_REEXEC\" > {tmp_path}/argv\n"
+                    "exit 7\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_run_re_executes_under_the_configured_free_threaded_interpreter(tmp_path):
+    """What `docker run artifact parbench run --backend free_threading ...` does: the image sets the variable."""
+    fake = _recording_interpreter(tmp_path)
+    result = parbench(*FT_RUN, "--out", tmp_path / "r.json", env=_env_without_free_threading(
+        **{plan.FREE_THREADING_ENV: str(fake)}))
+    assert result.returncode == 7, result.stderr  # the process became the configured interpreter
+    argv = (tmp_path / "argv").read_text().splitlines()
+    assert argv == ["-m", "parbench.cli", *map(str, FT_RUN), "--out", str(tmp_path / "r.json"), "marker=1"]
+
+
+def test_other_backends_are_not_re_executed(tmp_path):
+    fake = _recording_interpreter(tmp_path)
+    result = parbench("run", "--workload", "numerical", "--backend", "serial", "--cores", 1, "--preset", "nosuch",
+                      "--out", tmp_path / "r.json", env=_env_without_free_threading(
+                          **{plan.FREE_THREADING_ENV: str(fake)}))
+    assert result.returncode == 2 and "nosuch" in result.stderr
+    assert not (tmp_path / "argv").exists()
+
+
+@pytest.mark.parametrize("target, says", [("gil", "which is not a free-threaded build"),
+                                          ("missing", "which does not exist")])
+def test_a_wrong_configured_interpreter_is_named_once(tmp_path, target, says):
+    python = sys.executable if target == "gil" else str(tmp_path / "no-such-python")
+    result = parbench(*FT_RUN, "--out", tmp_path / "r.json", timeout=120,
+                      env=_env_without_free_threading(**{plan.FREE_THREADING_ENV: python}))
+    assert result.returncode == 2
+    assert says in result.stderr and python in result.stderr and result.stderr.count("error:") == 1
     assert not (tmp_path / "r.json").exists()
 
 

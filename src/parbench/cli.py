@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     rdm.add_argument("--tables", type=Path, default=Path("results/reference"),
                      help="folder of the aggregated reference run (snakemake --cores all reference_report)")
     rdm.add_argument("--readme", type=Path, default=Path("README.md"))
+    rdm.add_argument("--appendix", type=Path, default=Path("paper/artifact-appendix.md"),
+                     help="the artifact appendix, rendered from paper/artifact-appendix.md.j2 and paper/measured/")
     rdm.add_argument("--check", action="store_true", help="only check that the section is current (exit 1 if not)")
 
     chk = sub.add_parser("check", help="exit 1, naming them, when any cell of the run failed")
@@ -215,18 +217,47 @@ def _check_writable(path: Path) -> None:
                          f"(in Docker, run with --user \"$(id -u):$(id -g)\", see README)")
 
 
+# Set in the environment of a `parbench run` re-executed under the free-threaded interpreter, so that
+# an interpreter there that has the GIL after all is refused instead of re-executed again.
+REEXECUTED_ENV = "PARBENCH_FREE_THREADING_REEXEC"
+
+
+def _reexec_free_threaded(argv: list[str]) -> None:
+    """`parbench run --backend free_threading` under an interpreter with the GIL: run the same command
+    under the free-threaded interpreter that $PARBENCH_FREE_THREADING_PYTHON names (the image sets it),
+    so that a plain `docker run artifact parbench run ...` works for every backend. Returns only when
+    there is nothing to re-execute under; _check_interpreter then says what to do."""
+    from . import gil
+    from .plan import FREE_THREADING_ENV
+
+    python = os.environ.get(FREE_THREADING_ENV)
+    if gil.free_threaded_build() or not python or not Path(python).is_file() or os.environ.get(REEXECUTED_ENV):
+        return
+    os.environ[REEXECUTED_ENV] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, [python, "-m", "parbench.cli", *argv])
+
+
 def _check_interpreter(backend: str) -> None:
     """The free_threading backend runs on a free-threaded build only; watch the GIL from here on."""
     if backend not in FREE_THREADED_BACKENDS:
         return
     from . import gil
+    from .plan import FREE_THREADING_ENV
 
     if not gil.free_threaded_build():
+        configured = os.environ.get(FREE_THREADING_ENV)
+        if os.environ.get(REEXECUTED_ENV):
+            where = f"${FREE_THREADING_ENV} names {configured}, which is not a free-threaded build: point it at one"
+        elif configured:
+            where = f"${FREE_THREADING_ENV} names {configured}, which does not exist: point it at one"
+        else:
+            where = (f"set ${FREE_THREADING_ENV} to a free-threaded interpreter's python (bin/build-free-threading "
+                     f"builds .cache/free-threading/venv/bin/python; the image sets it), and parbench run uses it")
         raise UsageError(
             f"the {backend} backend runs only on a free-threaded CPython build (Py_GIL_DISABLED); this is "
-            f"{sys.version.split()[0]} with the GIL ({sys.executable}). Run it with that interpreter, e.g. "
-            f".cache/free-threading/venv/bin/python -m parbench.cli run ... (bin/build-free-threading builds it; "
-            f"the workflow and the container do this by themselves)")
+            f"{sys.version.split()[0]} with the GIL ({sys.executable}). {where}")
     gil.start_watch()  # before numpy and scipy load, so that a module re-enabling the GIL is named
 
 
@@ -505,16 +536,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
+    from . import appendix
     from .readme import ReadmeError, update
 
     try:
         current = update(args.readme, args.tables, check=args.check)
+        appendix_current = appendix.update(args.appendix, args.tables, check=args.check)
     except ReadmeError as exc:
         print(f"parbench readme: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         raise UsageError(f"{exc}; render the reference first: snakemake --cores all reference_report") from None
     print(f"{args.readme}: reference section {'current' if current else 'rewritten'}")
+    print(f"{args.appendix}: {'current' if appendix_current else 'rewritten'}")
     return 0
 
 
@@ -547,7 +581,10 @@ COMMANDS = {"run": cmd_run, "prepare": cmd_prepare, "calibrate": cmd_calibrate, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.command == "run" and args.backend in FREE_THREADED_BACKENDS:
+        _reexec_free_threaded(argv)
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
