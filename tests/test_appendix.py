@@ -11,6 +11,10 @@ import pytest
 from conftest import ROOT, copy_project, snakemake
 from parbench import appendix
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("renders reference_report in a copied project through Snakemake "
+               "(about a minute of aggregation, model and figures)")
+
 APPENDIX = ROOT / "paper/artifact-appendix.md"
 TEMPLATE = ROOT / "paper/artifact-appendix.md.j2"
 HEADINGS = ["A.1 Abstract", "A.2 Artifact check-list (meta-information)", "A.3 Description", "A.4 Installation",
@@ -53,14 +57,14 @@ def rendered_project(tmp_path_factory):
     return project
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_appendix_is_current(rendered_project, monkeypatch):
     monkeypatch.chdir(rendered_project)
     assert appendix.render(rendered_project / "results/reference") == APPENDIX.read_text(), (
         "paper/artifact-appendix.md is stale: run `parbench readme` after `bin/reproduce reference_report`")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_changed_record_changes_the_appendix_and_fails_the_check(rendered_project, monkeypatch, tmp_path):
     monkeypatch.chdir(rendered_project)
     measured = rendered_project / "paper/measured"

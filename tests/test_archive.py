@@ -14,6 +14,9 @@ import pytest
 
 from conftest import BIN, ROOT, snakemake_env
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = "packs the source tarball and renders reference_report from it through Snakemake (about a minute)"
+
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
@@ -50,7 +53,7 @@ def test_a_corrupted_file_fails_the_checksums(archive, tmp_path):
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=copy, capture_output=True).returncode != 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_unpacked_source_renders_the_reference_report(archive, tmp_path):
     name = json.loads((archive / "archive.json").read_text())["name"]
     with tarfile.open(archive / f"{name}-source.tar.gz") as source:
