@@ -338,3 +338,82 @@ def test_the_model_reads_the_mean_of_a_primitive_that_flips_between_two_speeds()
     rec = record({"a": 0.70})
     rec["primitives"][0]["samples"] = [0.70, 0.70, 0.70, 1.35, 1.35]
     assert PrimitiveSet.from_record(rec).means()["a"] == pytest.approx(0.96)
+
+
+# ------------------------------------------------------------- uncertainty: error and assumptions
+
+
+def b3_primitives(spread: float = 0.0) -> PrimitiveSet:
+    """B3 only matters here: serial's predict 0.3 s with 2 threads (0.4 s with 1), an actor's 0.25 s."""
+    seconds = costs(**{"numerical.convolve": 1.0, "stateful.generate_document": 0.01,
+                       **{key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)},
+                       "expensive_init.first_predict": 0.5, "expensive_init.ray_actor_predict": 0.25,
+                       key_of("expensive_init.predict", {"threads": 1}): 0.4,
+                       key_of("expensive_init.predict", {"threads": 2}): 0.3})
+    return PrimitiveSet.from_record(record(seconds, spread))
+
+
+def synthetic_claims(post_evidence: bool) -> dict:
+    """C3b alone; with the post's B3 seconds and rounds (the TensorFlow-threads assumption's bound) or without."""
+    claims = {"tolerance": 0.1, "claims": [{"id": "C3b", "text": "t", "kind": "speedup", "workload": "expensive_init",
+                                            "backend": "ray", "baseline": "serial", "value": 13, "cores": 48}]}
+    if post_evidence:  # 480 predictions in 64 s vs 0.5 s per actor predict: 3.75x from 48 threads
+        claims["original_seconds"] = {"expensive_init": {"serial": 64, "ray": 5}}
+        claims["original_sizes"] = {"expensive_init": {"rounds": 10}}
+    return claims
+
+
+def check_with_errors(errors: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"backend": ["serial", "ray"] * len(errors), "error": [e for e in errors for _ in (0, 1)]})
+
+
+def test_the_post_implies_an_amdahl_fraction_for_tensorflow_threads():
+    fraction, text = model.post_thread_scaling(load_claims(ROOT / "paper" / "claims.yaml"))
+    gain = (5 / 10) / (64 / 480)  # one actor's predict over one serial predict
+    assert 1 / ((1 - fraction) + fraction / 48) == pytest.approx(gain)
+    assert "480 predictions in 64 s" in text and "0.13 s each" in text
+    assert model.post_thread_scaling(synthetic_claims(post_evidence=False)) is None
+
+
+def test_a_binding_assumption_widens_the_bracket_and_is_named():
+    prims = b3_primitives()
+    without = model.project_claims(synthetic_claims(False), prims, CALIBRATION, cores=48, resamples=50)["C3b"]
+    with_post = model.project_claims(synthetic_claims(True), prims, CALIBRATION, cores=48, resamples=50)["C3b"]
+    assert with_post.value == pytest.approx(without.value)  # the point keeps the central assumption
+    # the post's thread gain makes serial's predict (0.3 s at 2 threads) faster at 48 threads: C3b falls
+    serial_48 = 0.3 * ((1 - 0.749) + 0.749 / 48) / ((1 - 0.749) + 0.749 / 2)
+    assert with_post.bracket_low == pytest.approx(without.bracket_low * serial_48 / 0.3, rel=0.01)
+    assert with_post.bracket_high == pytest.approx(without.bracket_high)
+    assert with_post.widest_assumption.startswith("TensorFlow threads")
+    assert "the post's own serial B3" in with_post.bracket_note
+    # capacity beyond the calibrated 2 cores binds too: 0.75 efficiency lowers the bracket below the point
+    assert without.widest_assumption.startswith("capacity")
+    assert without.bracket_low == pytest.approx(without.value * 0.75, rel=0.01)
+
+
+def test_no_assumption_binds_where_everything_was_measured():
+    p = model.project_claims(synthetic_claims(True), b3_primitives(), CALIBRATION, cores=2, resamples=50)["C3b"]
+    assert (p.bracket_low, p.bracket_high) == pytest.approx((p.value, p.value))
+    assert p.widest_assumption == ""
+
+
+def test_the_model_error_widens_the_interval():
+    prims, claims = b3_primitives(spread=0.1), synthetic_claims(False)
+    none = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300)["C3b"]
+    exact = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300,
+                                 check=check_with_errors([0.0, 0.0, 0.0]))["C3b"]
+    off = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300,
+                               check=check_with_errors([-0.3, 0.0, 0.3]))["C3b"]
+    assert (none.interval_low, none.interval_high) == pytest.approx((none.ci_low, none.ci_high))
+    assert (exact.interval_low, exact.interval_high) == pytest.approx((none.ci_low, none.ci_high))
+    assert off.interval_low < none.ci_low and off.interval_high > none.ci_high
+    assert off.bracket_low <= off.interval_low and off.bracket_high >= off.interval_high
+    assert "3 checked cells" not in off.bracket_note and "6 checked cells" in off.bracket_note
+
+
+def test_a_speedup_over_serial_above_n_is_explained_in_the_same_sentence():
+    p = model.project_claims(synthetic_claims(False), b3_primitives(), CALIBRATION, cores=48, resamples=20)["C3b"]
+    assert p.value == pytest.approx(48 * 0.3 / 0.25)  # serial's predict 0.3 s against an actor's 0.25 s
+    first = p.dominant.split(";")[0]
+    assert "above 48x on 48 cores" in first and "serial's unit costs more" in first
+    assert "predict with 48 TensorFlow threads" in first

@@ -48,7 +48,11 @@ def _projection(v) -> str:
     value = getattr(v, "projected", None)
     if value is None or pd.isna(value):
         return "-"
-    return f"{_fmt(value)}x [{_fmt(v.projected_ci_low)}, {_fmt(v.projected_ci_high)}] at {int(v.projected_cores)} cores"
+    text = f"{_fmt(value)}x [{_fmt(v.projected_ci_low)}, {_fmt(v.projected_ci_high)}] at {int(v.projected_cores)} cores"
+    low = getattr(v, "projected_bracket_low", None)
+    if low is not None and not pd.isna(low):  # re-draws + the model's measured error + assumption bounds
+        text += f"; with the model's error and assumptions [{_fmt(low)}, {_fmt(v.projected_bracket_high)}]"
+    return text
 
 
 def _ratio(speedups: pd.DataFrame, workload: str, cores: int, backend: str, baseline: str) -> str:

@@ -247,6 +247,15 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
+def _bracket(v: dict) -> str:
+    """'; bracket [a, b] (widest: ...)': the projection with the model's error and its assumptions."""
+    if v.get("projected_bracket_low") is None:
+        return ""
+    widest = v.get("projection_widest_assumption") or ""
+    return (f"; with the model's error and assumptions [{fmt(v['projected_bracket_low'])}, "
+            f"{fmt(v['projected_bracket_high'])}]" + (f" (widest: {widest})" if widest else ""))
+
+
 def _claim_rows(verdicts: list[dict]) -> list[dict]:
     """The report's claim table, one row per verdicts.json row (the same rows, formatted)."""
     rows = []
@@ -254,7 +263,7 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
         projection = ""
         if v.get("projected") is not None:
             ci = fmt_ci(v.get("projected_ci_low"), v.get("projected_ci_high"))
-            projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)"
+            projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)" + _bracket(v)
         rows.append({**v, "projection": projection, "derived": v["id"].endswith(SCALED_SUFFIX)})
     return rows
 
@@ -319,6 +328,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "claims": claims, "verdicts": claim_rows, "run": run, "max_cores": max_cores,
         "counts": {v: sum(1 for x in claim_rows if x["verdict"] == v and not x["derived"]) for v in VERDICTS},
         "headline": _headline(speedups, max_cores), "model": _model_check(model_check, figures, out),
+        "brackets": any(v.get("projected_bracket_low") is not None for v in claim_rows),
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,
