@@ -417,3 +417,54 @@ def test_a_speedup_over_serial_above_n_is_explained_in_the_same_sentence():
     first = p.dominant.split(";")[0]
     assert "above 48x on 48 cores" in first and "serial's unit costs more" in first
     assert "predict with 48 TensorFlow threads" in first
+
+
+# --------------------------------------------------------------- out of sample: oversubscribed
+
+
+def test_an_oversubscribed_cell_gets_the_ceiling_of_the_cpus_it_had():
+    cap = Capacity({1: 1.0, 2: 1.8}, cpus=2)
+    value, note = cap.at(16)
+    assert value == pytest.approx(1.8) and "16 workers share 2 CPUs" in note
+    assert cap.at(2) == (1.8, None)
+    m = inputs(costs(**{"numerical.convolve": 1.0}), {1: 1.0, 2: 1.8})
+    capped = model._inputs_for(type("Cell", (), {"cpus": 2, "cores": 8})(), m, {})
+    # 8 convolutions on 2 CPUs' ceiling, not 8 cores'
+    assert predict("numerical", "ray", 8, capped).seconds == pytest.approx(8 / 1.8)
+    assert predict("numerical", "ray", 8, m).seconds < 8 / 1.8
+
+
+def oversubscribed_rows(errors: dict[tuple[str, int], float]) -> pd.DataFrame:
+    rows = [{"sample": model.OUT_OF_SAMPLE, "workload": "stateful", "backend": b, "cores": n, "cpus": 2,
+             "original_backend": b in model.ORIGINAL_BACKENDS, "measured_s": 1.0, "predicted_s": 1 + e, "error": e,
+             "abs_error": abs(e), "foreign_load_max": 0.0, "note": ""} for (b, n), e in errors.items()]
+    return pd.DataFrame(rows)
+
+
+def test_out_of_sample_errors_are_per_backend_and_n_and_never_pooled_with_the_real_cells():
+    inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "workload": "stateful", "backend": "ray", "cores": 2,
+                            "original_backend": True, "abs_error": 0.05, "error": 0.05}])
+    outside = oversubscribed_rows({("serial", 4): -0.4, ("ray", 4): -0.5, ("ray", 8): 0.1})
+    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    both = pd.concat([inside, outside], ignore_index=True)
+    assert model.error_summary(both).set_index("backend").loc["ray", "cells"] == 1  # in-sample only
+    table = model.out_of_sample_errors(both).set_index(["backend", "cores"])
+    assert table.loc[("ray", "4"), "median_abs_error"] == pytest.approx(0.5)
+    assert table.loc[("ray", "all"), "cells"] == 2
+    # against serial at N = 4: 0.5 / 0.6 - 1; at N = 8 no serial cell, so no ratio
+    assert table.loc[("ray", "4"), "median_abs_ratio_error_vs_serial"] == pytest.approx(abs(0.5 / 0.6 - 1))
+    assert set(table.reset_index()["sample"]) == {model.OUT_OF_SAMPLE}
+
+
+def test_an_out_of_sample_miss_is_explained_by_the_machine_or_by_the_term_the_model_lacks():
+    rows = oversubscribed_rows({("serial", 4): -0.6, ("multiprocessing", 4): -0.55, ("ray", 4): -0.75})
+    rows["ratio_error_vs_serial"] = model._ratio_errors(rows)
+    notes = {r.backend: model._out_of_sample_note(r) for _, r in rows.iterrows()}
+    assert "serial missed alike" in notes["multiprocessing"]  # 0.45 / 0.4 - 1 = +12%: the machine's speed
+    assert "the model lacks" in notes["ray"] and "run-queue" in notes["ray"]  # 0.25 / 0.4 - 1 = -38%
+    assert "machine's own speed" in notes["serial"]
+
+
+def test_an_oversubscribed_folder_without_its_primitives_is_one_clear_error(tmp_path):
+    with pytest.raises(model.ModelInputError, match="primitives.json"):
+        model.oversubscribed_check(tmp_path)

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="bootstrap draws of the primitives for the projections' intervals (default 1000)")
     mod.add_argument("--out-dir", type=Path, required=True, help="where model_check.csv and projections.csv go")
     mod.add_argument("--figures", type=Path, default=None, help="folder for model_<workload>.png (default: none)")
+    mod.add_argument("--oversubscribed", type=Path, default=None,
+                     help="a folder of oversubscribed cells with their own primitives and calibration "
+                          "(e.g. paper/oversubscribed): checked out-of-sample, apart from the run's cells")
 
     env = sub.add_parser("env", help="describe the machine and software (no hostname)")
     env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
@@ -390,7 +393,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     _check_writable(args.out_dir / "model_check.csv")
     try:
         paths = write_model_outputs(args.primitives, args.tables, args.claims, args.out_dir, args.figures,
-                                    resamples=args.resamples)
+                                    resamples=args.resamples, oversubscribed=args.oversubscribed)
     except (PrimitivesError, ModelInputError, ClaimsError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(str(p) for p in paths))

@@ -271,12 +271,17 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
 def _model_check(path: Path | None, figures: Path, out: Path) -> dict | None:
     """The cost model against every measured cell (model_check.csv from the `model` stage): the
     error per backend, and every cell it misses by more than the target, with the reason."""
-    from .analysis.model import TARGET_ERROR, error_summary
+    from .analysis.model import IN_SAMPLE, TARGET_ERROR, error_summary
 
     if path is None:
         return None
     check = pd.read_csv(path)
     errors = error_summary(check)
+    if "sample" in check:  # the oversubscribed cells have their own section, never pooled with these
+        outside = check[check["sample"] != IN_SAMPLE]
+        check = check[check["sample"] == IN_SAMPLE]
+    else:
+        outside = check.iloc[0:0]
     misses = check[check.abs_error > TARGET_ERROR].sort_values("abs_error", ascending=False)
     return {
         "target": f"{TARGET_ERROR:.0%}",
@@ -289,6 +294,35 @@ def _model_check(path: Path | None, figures: Path, out: Path) -> dict | None:
                           for r in check[check.abs_error.isna()].itertuples()],
         "figures": {w: _relative(figures / f"model_{w}.png", out.parent) for w in WORKLOAD_ORDER
                     if (figures / f"model_{w}.png").exists()},
+        "out_of_sample": _out_of_sample(outside),
+    }
+
+
+def _out_of_sample(check: pd.DataFrame) -> dict | None:
+    """The model against the oversubscribed cells (N workers on fewer CPUs): per backend and N,
+    with every miss over OUT_OF_SAMPLE_MISS and what explains it."""
+    from .analysis.model import OUT_OF_SAMPLE_MISS, out_of_sample_errors
+
+    if check.empty:
+        return None
+    errors = out_of_sample_errors(check)
+
+    def pct(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{x:.0%}"
+
+    have = check.dropna(subset=["abs_error"])
+    return {
+        "threshold": f"{OUT_OF_SAMPLE_MISS:.0%}", "cpus": sorted({int(c) for c in have.cpus}),
+        "cores": sorted({int(c) for c in have.cores}),
+        "cells": [{"cell": f"{r.workload}/{r.backend}/{int(r.cores)}", "measured": fmt(r.measured_s, 3),
+                   "predicted": fmt(r.predicted_s, 3), "error": f"{r.error:+.0%}",
+                   "vs_serial": "-" if pd.isna(r.ratio_error_vs_serial) else f"{r.ratio_error_vs_serial:+.0%}"}
+                  for r in have.sort_values(["workload", "backend", "cores"]).itertuples()],
+        "errors": [{"backend": r.backend, "cores": r.cores, "cells": int(r.cells), "median": pct(r.median_abs_error),
+                    "worst": pct(r.worst_abs_error), "vs_serial": pct(r.median_abs_ratio_error_vs_serial)}
+                   for r in errors.itertuples()],
+        "misses": [f"{r.workload}/{r.backend}/{int(r.cores)}: {r.note}"
+                   for r in have[have.abs_error > OUT_OF_SAMPLE_MISS].itertuples()],
     }
 
 

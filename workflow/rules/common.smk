@@ -206,6 +206,18 @@ def primitives_inputs():
     )
 
 
+OVERSUBSCRIBED = Path("paper/oversubscribed")
+
+
+def oversubscribed_for(outdir):
+    """The oversubscribed cells the model checks out of sample (the committed run, for the reference)."""
+    if outdir == "results/reference" and (OVERSUBSCRIBED / "primitives.json").exists():
+        return [str(OVERSUBSCRIBED / "primitives.json")] + [
+            str(p) for p in sorted(OVERSUBSCRIBED.glob("raw/*/*/*/round*.json"))
+        ]
+    return []
+
+
 def primitives_for(outdir):
     if outdir == "results/reference":
         return str(REFERENCE_PRIMITIVES)
