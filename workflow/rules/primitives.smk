@@ -66,7 +66,9 @@ rule model:
         outdir="results|results/reference",
     params:
         oversubscribed=lambda wildcards: (
-            f"--oversubscribed {OVERSUBSCRIBED}" if oversubscribed_for(wildcards.outdir) else ""
+            f"--oversubscribed {oversubscribed_dir(wildcards.outdir)}"
+            if oversubscribed_dir(wildcards.outdir)
+            else ""
         ),
     shell:
         "parbench model --primitives {input.primitives} --tables {wildcards.outdir}"

@@ -944,17 +944,23 @@ OVERSUBSCRIBED_OMISSIONS: dict[str, str] = {
 }
 
 
-def oversubscribed_check(folder: Path) -> pd.DataFrame:
+def oversubscribed_check(folder: Path, primitives_path: Path | None = None,
+                         calibration: pd.DataFrame | None = None) -> pd.DataFrame:
     """The model against oversubscribed cells (N workers on fewer CPUs), from a folder made like
-    paper/oversubscribed/ (raw/<workload>/<backend>/<N>/round<r>.json, calibration/<c>/point<k>.json,
-    primitives.json, all from one session): predicted with capacity = the ceiling of the CPUs used."""
+    paper/oversubscribed/ (raw/<workload>/<backend>/<N>/round<r>.json, and from the same session
+    calibration/<c>/point<k>.json and primitives.json; where the folder has none of those, the
+    given ones: the run's own): predicted with capacity = the ceiling of the CPUs used."""
     from ..records import RecordError, read_record
     from .aggregate import calibration_frame, calibration_points_frame, summary_frame
 
     folder = Path(folder)
     paths = sorted(folder.glob("raw/*/*/*/round*.json"))
     calibration_paths = sorted(folder.glob("calibration/*/point*.json"))
-    if not paths or not calibration_paths or not (folder / "primitives.json").exists():
+    if (folder / "primitives.json").exists():
+        primitives_path = folder / "primitives.json"
+    if calibration_paths:
+        calibration = calibration_frame(calibration_points_frame(calibration_paths))
+    if not paths or calibration is None or primitives_path is None:
         raise ModelInputError(f"{folder}: needs raw/*/*/*/round*.json, calibration/*/point*.json and "
                               f"primitives.json (paper/oversubscribed/make.sh makes them)")
     try:
@@ -964,8 +970,7 @@ def oversubscribed_check(folder: Path) -> pd.DataFrame:
     summary = summary_frame(records)
     cpus = {(r.workload, r.backend, r.cores): len(r.pinned_cpus) for r in records}
     summary["cpus"] = [cpus[(r.workload, r.backend, r.cores)] for r in summary.itertuples()]
-    calibration = calibration_frame(calibration_points_frame(calibration_paths))
-    check = check_cells(PrimitiveSet.load(folder / "primitives.json"), summary, calibration, OUT_OF_SAMPLE)
+    check = check_cells(PrimitiveSet.load(primitives_path), summary, calibration, OUT_OF_SAMPLE)
     check["cpus"] = summary["cpus"].to_numpy()
     check["foreign_load_max"] = summary["foreign_load_max"].to_numpy()
     check["ratio_error_vs_serial"] = _ratio_errors(check)
@@ -1434,7 +1439,8 @@ def write_model_outputs(primitives_path: Path, tables: Path, claims_path: Path, 
 
     check = check_cells(primitives, summary, calibration)
     if oversubscribed is not None:
-        check = pd.concat([check, oversubscribed_check(oversubscribed)], ignore_index=True)
+        check = pd.concat([check, oversubscribed_check(oversubscribed, primitives_path, calibration)],
+                          ignore_index=True)
     errors = error_summary(check)
     if oversubscribed is not None:
         errors = pd.concat([errors.assign(sample=IN_SAMPLE, cores="all"), out_of_sample_errors(check)],
