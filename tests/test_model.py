@@ -468,3 +468,13 @@ def test_an_out_of_sample_miss_is_explained_by_the_machine_or_by_the_term_the_mo
 def test_an_oversubscribed_folder_without_its_primitives_is_one_clear_error(tmp_path):
     with pytest.raises(model.ModelInputError, match="primitives.json"):
         model.oversubscribed_check(tmp_path)
+
+
+def test_the_model_error_takes_out_of_sample_cells_against_serial_at_the_same_n():
+    inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "backend": "ray", "error": 0.1}])
+    outside = oversubscribed_rows({("serial", 4): -0.5, ("ray", 4): -0.4})
+    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    error = model.ModelError.from_check(pd.concat([inside, outside], ignore_index=True))
+    # ray: 0.1 in-sample, and 0.6 / 0.5 - 1 = +20% against serial (not its -40% of absolute seconds)
+    assert np.expm1(np.sort(error.by_backend["ray"])) == pytest.approx([0.1, 0.2])
+    assert "serial" not in error.by_backend and error.cells == 2

@@ -1171,9 +1171,18 @@ class ModelError:
 
     @classmethod
     def from_check(cls, check: pd.DataFrame | None) -> ModelError:
+        """In-sample cells: their error. Out-of-sample (oversubscribed) cells: their error against
+        serial at the same N: they test the terms that grow with N, and on a shared machine their
+        absolute seconds also carry the machine's drift since the primitives, which cancels in the
+        ratios a projection is about (serial's own out-of-sample cells are that reference)."""
         if check is None or "error" not in check:
             return cls({}, np.zeros(0))
-        have = check.dropna(subset=["error"])
+        frames = [check]
+        if "sample" in check:
+            inside = check[check["sample"] == IN_SAMPLE]
+            outside = check[(check["sample"] == OUT_OF_SAMPLE) & (check.backend != "serial")]
+            frames = [inside, outside.assign(error=outside.get("ratio_error_vs_serial", np.nan))]
+        have = pd.concat(frames, ignore_index=True).dropna(subset=["error"])
         logs = np.log1p(have.error.to_numpy(float))
         return cls({b: logs[(have.backend == b).to_numpy()] for b in have.backend.unique()}, logs)
 
