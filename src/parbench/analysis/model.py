@@ -22,6 +22,11 @@ core counts N x (the efficiency at the largest measured count) -- an assumption,
 prediction. Where the code has a barrier (B2's multiprocessing rounds, B3's rounds) the rounds add.
 Each prediction returns the terms of its binding bound (name, seconds, where), which sum to its
 seconds, so a reader can name the dominant one.
+
+A claim's projection carries a bracket: the primitives' re-draws, the model's measured error on
+the checked cells, and every assumption beyond the measured range at its stated bounds (section
+"uncertainty"). Oversubscribed cells (N workers on fewer CPUs) check the terms that grow with N
+out of sample (section "out-of-sample"), never pooled with the real cells.
 """
 
 from __future__ import annotations
