@@ -478,3 +478,5 @@ def test_the_model_error_takes_out_of_sample_cells_against_serial_at_the_same_n(
     # ray: 0.1 in-sample, and 0.6 / 0.5 - 1 = +20% against serial (not its -40% of absolute seconds)
     assert np.expm1(np.sort(error.by_backend["ray"])) == pytest.approx([0.1, 0.2])
     assert "serial" not in error.by_backend and error.cells == 2
+    busy = outside.assign(foreign_load_max=0.9)  # a neighbour kept the CPUs busy: shown, not used
+    assert model.ModelError.from_check(pd.concat([inside, busy], ignore_index=True)).cells == 1

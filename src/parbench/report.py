@@ -313,6 +313,8 @@ def _out_of_sample(check: pd.DataFrame) -> dict | None:
     have = check.dropna(subset=["abs_error"])
     return {
         "threshold": f"{OUT_OF_SAMPLE_MISS:.0%}", "cpus": sorted({int(c) for c in have.cpus}),
+        "busy": int((have.foreign_load_max.fillna(0.0) > FOREIGN_LOAD_MAX).sum()), "n": len(have),
+        "foreign_load_max": f"{FOREIGN_LOAD_MAX:.0%}",
         "cores": sorted({int(c) for c in have.cores}),
         "cells": [{"cell": f"{r.workload}/{r.backend}/{int(r.cores)}", "measured": fmt(r.measured_s, 3),
                    "predicted": fmt(r.predicted_s, 3), "error": f"{r.error:+.0%}",

@@ -978,6 +978,7 @@ def oversubscribed_check(folder: Path, primitives_path: Path | None = None,
     check = check_cells(PrimitiveSet.load(primitives_path), summary, calibration, OUT_OF_SAMPLE)
     check["cpus"] = summary["cpus"].to_numpy()
     check["foreign_load_max"] = summary["foreign_load_max"].to_numpy()
+    check["trials_cv"] = summary["cv"].to_numpy()
     check["ratio_error_vs_serial"] = _ratio_errors(check)
     for i, row in check.iterrows():
         if row.abs_error > OUT_OF_SAMPLE_MISS:
@@ -1011,6 +1012,9 @@ def _out_of_sample_note(row: pd.Series) -> str:
     alike (the error against serial is within the threshold), otherwise what the model lacks."""
     text = (f"{'over' if row.error > 0 else 'under'}-predicted by {abs(row.error):.0%} with {row.cores} workers on "
             f"{row.cpus} CPUs (foreign load up to {row.foreign_load_max:.0%})")
+    cv = row.get("trials_cv", math.nan)
+    if not pd.isna(cv) and cv > TARGET_ERROR:
+        text += f"; the cell itself is noisy (its trials' CV {cv:.0%})"
     if row.backend == "serial":
         return text + "; " + OVERSUBSCRIBED_OMISSIONS["serial"]
     ratio = row.ratio_error_vs_serial
@@ -1179,13 +1183,19 @@ class ModelError:
         """In-sample cells: their error. Out-of-sample (oversubscribed) cells: their error against
         serial at the same N: they test the terms that grow with N, and on a shared machine their
         absolute seconds also carry the machine's drift since the primitives, which cancels in the
-        ratios a projection is about (serial's own out-of-sample cells are that reference)."""
+        ratios a projection is about (serial's own out-of-sample cells are that reference). As for
+        the verdicts, a cell measured while something else kept a CPU of the run busy (foreign
+        load above FOREIGN_LOAD_MAX) is reported but not used: its error is the neighbour's."""
+        from .quiet import FOREIGN_LOAD_MAX
+
         if check is None or "error" not in check:
             return cls({}, np.zeros(0))
         frames = [check]
         if "sample" in check:
             inside = check[check["sample"] == IN_SAMPLE]
             outside = check[(check["sample"] == OUT_OF_SAMPLE) & (check.backend != "serial")]
+            outside = outside[outside.get("foreign_load_max", pd.Series(0.0, index=outside.index)).fillna(0.0)
+                              <= FOREIGN_LOAD_MAX]
             frames = [inside, outside.assign(error=outside.get("ratio_error_vs_serial", np.nan))]
         have = pd.concat(frames, ignore_index=True).dropna(subset=["error"])
         logs = np.log1p(have.error.to_numpy(float))
