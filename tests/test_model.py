@@ -462,6 +462,11 @@ def test_an_out_of_sample_miss_is_explained_by_the_machine_or_by_the_term_the_mo
     notes = {r.backend: model._out_of_sample_note(r) for _, r in rows.iterrows()}
     assert "serial missed alike" in notes["multiprocessing"]  # 0.45 / 0.4 - 1 = +12%: the machine's speed
     assert "the model lacks" in notes["ray"] and "run-queue" in notes["ray"]  # 0.25 / 0.4 - 1 = -38%
+    faster = oversubscribed_rows({("serial", 4): -0.6, ("ray", 4): -0.4})  # 0.6 / 0.4 - 1 = +50% against serial
+    faster["ratio_error_vs_serial"] = model._ratio_errors(faster)
+    note = model._out_of_sample_note(faster.iloc[1])
+    assert "run-queue" not in note and "serial at the same N, the reference" in note
+    assert "convolved faster" in model._out_of_sample_note(faster.assign(workload="numerical").iloc[1])
     assert "machine's own speed" in notes["serial"]
 
 
