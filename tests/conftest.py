@@ -68,3 +68,13 @@ def smoke_run(tmp_path_factory, prepared_resources):
     result = snakemake(project, "--configfile", "config/smoke.yaml")
     assert result.returncode == 0, result.stderr[-5000:]
     return project, result
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every slow test says why it is slow (`@pytest.mark.slow(reason=...)`), since `bin/test --quick`
+    leaves it out and a reader must see what the quick tier does not check."""
+    unexplained = [item.nodeid for item in items
+                   if (mark := item.get_closest_marker("slow")) is not None and not mark.kwargs.get("reason")]
+    if unexplained:
+        raise pytest.UsageError("slow tests without a reason (write @pytest.mark.slow(reason=\"why it is slow\")): "
+                                + ", ".join(unexplained))

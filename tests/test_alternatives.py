@@ -17,6 +17,10 @@ from parbench import catalog
 from parbench.machine import THREAD_VARIABLES, read_topology
 from parbench.workloads import WORKLOADS as WORKLOAD_MODULES
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("runs 36 real smoke cells, each a fresh process, once for the module (serial and the five "
+               "alternatives, B1-B3, at 1 and 2 cores) or starts every alternative's workers in a fresh interpreter")
+
 WORKLOADS = ("numerical", "stateful", "expensive_init")
 ALTERNATIVES = catalog.ALTERNATIVES
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
@@ -66,7 +70,7 @@ def test_every_alternative_is_listed_everywhere():
     assert set(ALTERNATIVES) <= set(enum)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("cores", CORES)
 def test_alternatives_compute_what_serial_computes(records, workload, cores):
@@ -82,7 +86,7 @@ def test_alternatives_compute_what_serial_computes(records, workload, cores):
         assert {t["digest"] for t in rec["trials"]} == serial, backend
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("backend", ALTERNATIVES)
 @pytest.mark.parametrize("cores", CORES)
 def test_alternatives_stay_on_the_pinned_cpus(records, backend, cores):
@@ -97,7 +101,7 @@ def test_alternatives_stay_on_the_pinned_cpus(records, backend, cores):
             assert tree["processes"] > 1, workload  # the workers were there and were read back
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_joblib_records_its_memmap_folder_and_leaves_none(records):
     for cores in CORES:
         facts = records[("numerical", "joblib", cores)]["backend_facts"]
@@ -141,7 +145,7 @@ print(json.dumps(left))
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("workload", ["numerical", "stateful"])
 @pytest.mark.parametrize("backend", ALTERNATIVES)
 def test_teardown_stops_every_worker(workload, backend, prepared_resources):

@@ -13,7 +13,10 @@ from conftest import RUN_LIMIT_S, copy_project, snakemake_env
 from parbench.analysis.verdicts import INCONCLUSIVE
 from parbench.machine import choose_cpus, read_topology
 
-pytestmark = pytest.mark.slow
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("runs a slice of the smoke DAG with Snakemake beside a busy loop (about 2 minutes)")
+
+pytestmark = pytest.mark.slow(reason=SLOW_REASON)
 
 SLICE = ("--configfile", "config/smoke.yaml", "--config", "rounds=1", "workloads=[stateful]",
          "backends=[serial,multiprocessing,ray]", "cores=[1,2]")

@@ -14,6 +14,9 @@ from parbench.presets import get_preset
 from parbench.workloads import stateful
 from parbench.workloads.base import Cell
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 8 minutes on 2 idle cores)")
+
 WORKLOADS = ("numerical", "stateful", "expensive_init")
 BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
@@ -29,7 +32,7 @@ def records(smoke_run):
             for w in WORKLOADS for b in BACKENDS for c in CORES}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("workload", WORKLOADS)
 @pytest.mark.parametrize("cores", CORES)
 def test_all_backends_agree_and_do_the_expected_work(records, workload, cores):
@@ -46,7 +49,7 @@ def test_all_backends_agree_and_do_the_expected_work(records, workload, cores):
     assert len(set.union(*digests.values())) == 1, digests
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cores", CORES)
 def test_pinning_limits_every_process_of_the_tree(records, backend, cores):
@@ -59,7 +62,7 @@ def test_pinning_limits_every_process_of_the_tree(records, backend, cores):
             assert tree["processes"] > 1  # the workers were there and were read back
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_records_carry_protocol_memory_and_environment(records):
     rec = records[("numerical", "ray", CORES[-1])]
     assert rec["protocol"]["warmups"] == 5 and rec["protocol"]["warmup_policy"] == "original"
@@ -68,6 +71,8 @@ def test_records_carry_protocol_memory_and_environment(records):
     assert rec["backend_facts"]["object_store_in_shm"] is True and rec["backend_facts"]["mode"] == "local"
     assert rec["software"]["ray_auth_mode"] == "disabled"
     assert rec["memory"]["peak_tree_rss_bytes"] > 0
+    # A round's own start-up and the harness's time around its timed steps (the report's overhead table).
+    assert rec["startup_seconds"] > 0 and rec["harness_seconds"] > rec["setup_seconds"] + sum(rec["warmup_seconds"])
     assert rec["software"]["thread_variables"]["OMP_NUM_THREADS"] == "1"
     serial_b3 = records[("expensive_init", "serial", CORES[-1])]
     assert serial_b3["protocol"]["worker_threads"] == CORES[-1]  # the original's multi-threaded serial

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import BIN, copy_project, parbench, snakemake_env
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("interrupts and resumes a Snakemake run of real cells")
 
 def start(*args):
     return subprocess.Popen([str(BIN / "parbench"), *map(str, args)], stderr=subprocess.PIPE, text=True)
@@ -115,7 +117,7 @@ def test_tiny_dev_shm_runs_every_b1_backend_and_flags_what_left_it(tmp_path):
     assert "on disk" in dev_shm_fallback(rec["backend_facts"])
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_interrupted_pipeline_resumes_without_losing_finished_cells(tmp_path):
     project = copy_project(tmp_path)
     config = project / "config" / "tiny.yaml"

@@ -29,6 +29,10 @@ from parbench.report import FT_COMPARED, _free_threading, _warnings
 from parbench.workloads import expensive_init
 from parbench.workloads.base import Cell
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("runs real cells on the free-threaded interpreter (B1-B3 at 1 and 2 cores, or one cell beside a "
+               "C extension built for it)")
+
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
 
 
@@ -218,7 +222,7 @@ def ft_records(tmp_path_factory, prepared_resources):
 
 
 @needs_ft
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("workload", ["numerical", "stateful"])
 @pytest.mark.parametrize("cores", CORES)
 def test_free_threading_computes_what_serial_computes_with_the_gil_off(ft_records, workload, cores):
@@ -238,7 +242,7 @@ def test_free_threading_computes_what_serial_computes_with_the_gil_off(ft_record
 
 
 @needs_ft
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 @pytest.mark.parametrize("cores", CORES)
 def test_b3_free_threading_is_not_applicable(ft_records, cores):
     rec, stderr = ft_records[("expensive_init", "free_threading", cores)]
@@ -294,7 +298,7 @@ print(json.dumps({"status": record.status, "error": record.error, "trials": len(
 
 
 @needs_ft
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_module_that_turns_the_gil_on_during_a_cell_fails_it_by_name(gil_module):
     env = {**os.environ, "PYTHONPATH": str(gil_module)}
     out = subprocess.run([str(FT_PYTHON), "-c", INJECTED_CELL], capture_output=True, text=True, env=env, timeout=300)
@@ -306,7 +310,7 @@ def test_a_module_that_turns_the_gil_on_during_a_cell_fails_it_by_name(gil_modul
 
 
 @needs_ft
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_module_loaded_before_the_cell_runner_is_found_and_named(gil_module, tmp_path):
     """Loaded at start-up (a sitecustomize), before the watch could see CPython's warning: found by probing."""
     (tmp_path / "sitecustomize.py").write_text("import needs_the_gil\n")

@@ -17,6 +17,10 @@ from parbench.analysis.aggregate import MixedRecordsError, load_records, summary
 from parbench.records import read_record
 from parbench.report import _warnings
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("runs 20 real cells with 8 and 48 workers, actors or model copies on the machine's few CPUs "
+               "(minutes)")
+
 ORIGINAL_AND_TUNED = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")
 # 8 is the first count above the original's 4 B2 state slots, 48 the original's machine; 16 added
 # nothing the two do not cover and cost CI 2-3 minutes. B3 at 16 or 48 would load that many TensorFlow
@@ -24,7 +28,7 @@ ORIGINAL_AND_TUNED = ("serial", "multiprocessing", "ray", "multiprocessing_tuned
 CELLS = ([(w, b, n) for w in ("numerical", "stateful") for b in ORIGINAL_AND_TUNED for n in (8, 48)]
          + [("expensive_init", b, 8) for b in ORIGINAL_AND_TUNED])
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(reason=SLOW_REASON)
 
 
 @pytest.fixture(scope="module")

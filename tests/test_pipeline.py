@@ -12,6 +12,9 @@ from conftest import ROOT, copy_project, snakemake, snakemake_env
 from parbench.analysis.verdicts import VERDICTS
 from parbench.machine import read_topology
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 8 minutes on 2 idle cores) "
+               "or reruns part of it")
 
 def job_counts(dry_run_output: str) -> dict[str, int]:
     table = dry_run_output.split("Job stats:", 1)[1]
@@ -21,7 +24,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 CORES = [c for c in (1, 2) if c <= read_topology().physical_cores]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_the_run_announces_its_plan(smoke_run):
     _, result = smoke_run
     assert re.search(r"parbench: 24 cells \(3 workloads x 4 backends x cores \[1, 2\]\) x 2 rounds of 2 trials",
@@ -31,7 +34,7 @@ def test_the_run_announces_its_plan(smoke_run):
     assert re.search(r"parbench: \d+ of 48 cell rounds done, \d+ left", result.stdout)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_summary_has_every_cell_and_they_agree(smoke_run):
     project, _ = smoke_run
     summary = pd.read_csv(project / "results" / "summary.csv")
@@ -48,7 +51,7 @@ def test_summary_has_every_cell_and_they_agree(smoke_run):
     assert len(ray_vs_serial) == 3 * len(CORES)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_every_figure_is_a_valid_image(smoke_run):
     project, _ = smoke_run
     for name in ("numerical", "stateful", "expensive_init", "panel", "speedup"):
@@ -59,7 +62,7 @@ def test_every_figure_is_a_valid_image(smoke_run):
         assert (project / "results" / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_the_cost_model_checks_every_cell_and_projects_the_claims(smoke_run):
     project, _ = smoke_run
     primitives = json.loads((project / "results" / "primitives.json").read_text())
@@ -82,7 +85,7 @@ def test_the_cost_model_checks_every_cell_and_projects_the_claims(smoke_run):
         assert (project / "results" / "figures" / f"model_{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_every_claim_has_a_number_and_a_verdict(smoke_run):
     project, _ = smoke_run
     report = (project / "results" / "report.md").read_text()
@@ -99,7 +102,7 @@ def test_every_claim_has_a_number_and_a_verdict(smoke_run):
         assert "not testable here" in report and "at most" in report
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_verdict_files_and_the_report_table_hold_the_same_rows(smoke_run):
     project, _ = smoke_run
     csv = pd.read_csv(project / "results" / "verdicts.csv")
@@ -115,7 +118,7 @@ def test_verdict_files_and_the_report_table_hold_the_same_rows(smoke_run):
         assert table[row.id][4] == row.measured
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_the_run_is_compared_with_the_reference(smoke_run):
     project, _ = smoke_run
     compare = (project / "results" / "compare.md").read_text()
@@ -124,7 +127,7 @@ def test_the_run_is_compared_with_the_reference(smoke_run):
     assert "same preset: **no**" in compare and "## Verdicts" in compare
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_rerun_after_a_plot_change_redoes_only_figures_and_report(smoke_run):
     project, _ = smoke_run
     assert "Nothing to be done" in snakemake(project, "-n", "--configfile", "config/smoke.yaml").stdout
@@ -134,7 +137,7 @@ def test_rerun_after_a_plot_change_redoes_only_figures_and_report(smoke_run):
     assert set(counts) == {"figures", "report", "check", "all", "total"}, counts
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_new_core_count_reruns_only_its_cells(smoke_run):
     project, _ = smoke_run
     out = snakemake(project, "-n", "--configfile", "config/smoke.yaml", "--config", "cores=[1]").stdout

@@ -24,6 +24,9 @@ import pytest
 from conftest import BIN, ROOT, copy_project, snakemake_env
 from parbench.machine import read_topology
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("starts a two-host Ray cluster in network namespaces and runs a cell on it (about a minute)")
+
 PHYSICAL_CORES = read_topology().physical_cores
 TWO_HOSTS = ROOT / "ci" / "ray-two-hosts.sh"
 FORBIDDEN = 2  # the script's exit status where this machine forbids network namespaces
@@ -133,7 +136,7 @@ def two_host_cluster(tmp_path_factory):
             assert leftovers(tag, temp_dir) == []
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_ray_cell_spreads_over_two_hosts(two_host_cluster, tmp_path):
     out = tmp_path / "numerical-ray-2.json"
     result = two_host_cluster.run_on_head(
@@ -159,7 +162,7 @@ def test_a_ray_cell_spreads_over_two_hosts(two_host_cluster, tmp_path):
     assert rec["software"]["ray_auth_mode"] == "disabled"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_a_cell_asking_for_more_cores_than_the_cluster_fails_clearly(two_host_cluster, tmp_path):
     out = tmp_path / "numerical-ray-3.json"
     result = two_host_cluster.run_on_head(

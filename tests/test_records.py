@@ -62,3 +62,12 @@ def test_oversubscribed_records_are_always_refused(tmp_path):
     write_atomic(path, make_record(oversubscribed=True).to_json())
     with pytest.raises(MixedRecordsError, match="oversubscribed.*not a timing"):
         load_records([path], allow_mixed=True)
+
+
+def test_a_record_written_before_startup_and_harness_seconds_still_loads(tmp_path):
+    data = json.loads(make_record().to_json())
+    del data["startup_seconds"], data["harness_seconds"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    rec = read_record(path)
+    assert rec.startup_seconds is None and rec.harness_seconds is None and rec.trials == make_record().trials

@@ -86,3 +86,27 @@ def test_dev_shm_fallback_reads_each_librarys_facts():
     assert dev_shm_fallback(anonymous) == ""
     in_shm = {"shared_memory": {"kind": "file mapping on tmpfs mounted at /dev/shm", "in_dev_shm": True}}
     assert dev_shm_fallback(in_shm) == ""
+
+
+def test_round_overhead_splits_the_wall_time_and_counts_older_records_apart():
+    from dataclasses import replace
+
+    from parbench.records import Trial
+    from parbench.report import _round_overhead
+    from test_records import make_record
+
+    # start-up 1.0 + harness 3.0 = 4.0 s of wall; trials 2 x 0.5 s; setup 0.4, warm-up 0.2 + before 0.1, teardown 0.1.
+    new = make_record(backend="ray", startup_seconds=1.0, harness_seconds=3.0, setup_seconds=0.4,
+                      teardown_seconds=0.1, warmup_seconds=[0.2], before_trial_seconds=[0.1],
+                      trials=[Trial(0, 0.5, 1, "a"), Trial(1, 0.5, 1, "a")])
+    older = make_record(backend="ray")  # no start-up or harness seconds
+    failed = replace(new, status="failed")
+    serial_old = make_record()
+    rows = {r["backend"]: r for r in _round_overhead([older, new, failed, serial_old])}
+    assert list(rows) == ["serial", "ray"]  # the catalog's order
+    ray = rows["ray"]
+    assert ray["rounds"] == 1 and ray["older"] == 1
+    assert (ray["startup"], ray["setup"], ray["warmups"], ray["trials"], ray["teardown"]) == \
+        ("1.00", "0.40", "0.30", "1.00", "0.10")
+    assert ray["other"] == "1.20" and ray["wall"] == "4.00" and ray["share"] == "25%"
+    assert rows["serial"] == {"backend": "serial", "rounds": 0, "older": 1}

@@ -25,6 +25,10 @@ import pytest
 
 from conftest import ROOT, RUN_LIMIT_S, copy_project, snakemake_env
 
+# Why this module's slow tests are slow (bin/test --quick leaves them out).
+SLOW_REASON = ("runs a slice of the smoke DAG on a local SLURM cluster: 32 sbatch jobs one after the other, each "
+               "starting Snakemake twice (6 minutes idle, 16-22 busy)")
+
 LOCAL_SLURM = ROOT / "ci" / "local-slurm.sh"
 FORBIDDEN = 2  # the script's exit status where this machine forbids a local cluster
 PARTITION = "parbench"
@@ -112,7 +116,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
     return project, result.stdout + result.stderr, counts, cores
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_every_job_was_submitted_with_sbatch_and_completed(slurm_run):
     project, output, counts, _ = slurm_run
     submitted = SUBMITTED.findall(output)
@@ -137,7 +141,7 @@ def test_every_job_was_submitted_with_sbatch_and_completed(slurm_run):
         assert Path(log).stem == slurm_id and "Finished jobid: 0" in text, log
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_every_cell_ran_on_the_whole_node(slurm_run):
     project, _, counts, cores = slurm_run
     records = sorted((project / "results" / "raw").rglob("*.json"))
@@ -151,7 +155,7 @@ def test_every_cell_ran_on_the_whole_node(slurm_run):
         assert len(record["pinned_cpus"]) == record["cores"], path
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason=SLOW_REASON)
 def test_the_report_was_produced(slurm_run):
     project, _, _, _ = slurm_run
     results = project / "results"

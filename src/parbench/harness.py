@@ -19,6 +19,7 @@ import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -213,6 +214,21 @@ def new_record(cell: Cell, workload, protocol: Protocol, options: RunOptions, ma
     )
 
 
+def process_startup_seconds() -> float:
+    """Seconds from this process's start (an exec, as the free-threaded re-exec, keeps it) to now.
+
+    The kernel's start time (/proc/self/stat, clock ticks since boot) is read against the same clock,
+    CLOCK_BOOTTIME: psutil's create_time() adds the boot time in whole seconds and the wall clock,
+    which put a 1.2 s process's start-up at 1.6 s here. Elsewhere psutil's figure is the fallback.
+    """
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    except (OSError, IndexError, ValueError, AttributeError):
+        return max(0.0, time.time() - psutil.Process().create_time())
+
+
 def _timed(step: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
     result = step()
@@ -272,15 +288,19 @@ def _measure(backend, workload, record: Record, trials: int, rearm_signals, log:
 def run_cell(cell: Cell, options: RunOptions, machine: dict | None = None,
              log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)) -> Record:
     """Run one round of one (workload, backend, cores) cell; return its record (status ok or failed)."""
+    harness_start = time.perf_counter()
+    startup_seconds = process_startup_seconds()
     workload = get_workload(cell.workload)
     backend_cls = get_backend(workload, cell.backend)
     machine = machine or describe_machine()  # the CLI describes it before pinning narrows the view
     protocol = protocol_for(cell, backend_cls, options.warmup, options.protocol)
     record = new_record(cell, workload, protocol, options, machine)
+    record.startup_seconds = startup_seconds
     label = f"{cell.workload}/{cell.backend}/{cell.cores} cores, round {options.round}"
     reason = backend_cls.unavailable()
     if reason:
         record.status, record.error, record.finished_at = NOT_APPLICABLE, reason, _now()
+        record.harness_seconds = time.perf_counter() - harness_start
         log(f"[{label}] not applicable: {reason}")
         return record
     sampler = MemorySampler()
@@ -310,6 +330,7 @@ def run_cell(cell: Cell, options: RunOptions, machine: dict | None = None,
         record.memory = sampler.stop() if sampler.samples else None
         kill_descendants()
         record.finished_at = _now()
+        record.harness_seconds = time.perf_counter() - harness_start
     return record
 
 

@@ -86,6 +86,11 @@ class Record:
     oversubscribed: bool = False
     # Passes under the backend's other protocol, timed after the trials: {protocol, seconds, before_trial_seconds}.
     comparison: dict[str, Any] | None = None
+    # Where a round's wall time goes beyond the timed steps (absent in older records, which still load):
+    # the process's own start-up, from the interpreter's start to the harness's (imports included),
+    # and the harness's time from its start to the record being complete.
+    startup_seconds: float | None = None
+    harness_seconds: float | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

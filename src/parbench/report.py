@@ -18,7 +18,7 @@ import pandas as pd
 from .analysis.aggregate import load_records
 from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
 from .analysis.verdicts import SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
-from .catalog import ALTERNATIVES, BACKEND_LABELS, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
+from .catalog import ALTERNATIVES, BACKEND_LABELS, BACKEND_ORDER, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
 from .records import NOT_APPLICABLE, write_atomic
 
 NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
@@ -171,6 +171,34 @@ def _protocols(records) -> list[dict]:
                     "start_method": p.start_method or "-", "pinning": p.pinning, "notes": " ".join(p.notes),
                     "before_trial": p.before_trial})
     return out
+
+
+def _round_parts(r) -> dict[str, float]:
+    """One ok round's wall time in parts (seconds): start-up, the harness's timed steps and the rest."""
+    comparison = r.comparison or {}
+    warmups = (sum(r.warmup_seconds) + sum(r.before_trial_seconds) + sum(comparison.get("seconds", []))
+               + sum(comparison.get("before_trial_seconds", [])))
+    trials = sum(t.seconds for t in r.trials)
+    steps = (r.setup_seconds or 0.0) + warmups + trials + (r.teardown_seconds or 0.0)
+    return {"startup": r.startup_seconds, "setup": r.setup_seconds or 0.0, "warmups": warmups, "trials": trials,
+            "teardown": r.teardown_seconds or 0.0, "other": r.harness_seconds - steps,
+            "wall": r.startup_seconds + r.harness_seconds}
+
+
+def _round_overhead(records) -> list[dict]:
+    """Per backend: where a cell round's wall time goes, means over its ok rounds that carry start-up
+    and harness seconds (records written before those fields existed are counted apart)."""
+    rows = []
+    for backend in sorted({r.backend for r in records}, key=lambda b: (BACKEND_ORDER + (b,)).index(b)):
+        ok = [r for r in records if r.backend == backend and r.status == "ok"]
+        timed = [_round_parts(r) for r in ok if r.startup_seconds is not None and r.harness_seconds is not None]
+        row = {"backend": backend, "rounds": len(timed), "older": len(ok) - len(timed)}
+        if timed:
+            means = {k: float(np.mean([t[k] for t in timed])) for k in timed[0]}
+            row |= {k: fmt(v) for k, v in means.items()}
+            row["share"] = f"{sum(t['trials'] for t in timed) / sum(t['wall'] for t in timed):.0%}"
+        rows.append(row)
+    return rows
 
 
 def _protocol_comparison(records) -> list[dict]:
@@ -371,6 +399,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "shm_cells": shm_affected_cells(summary), "shm_flag": SHM_SIZE_FLAG,
         "protocols": _protocols(records), "fastest": _fastest(summary),
         "protocol_comparison": _protocol_comparison(records),
+        "round_overhead": _round_overhead(records),
         "cluster_cells": [f"{r.workload}/{r.backend}/{r.cores} ({(r.backend_facts or {}).get('nodes')} nodes, "
                           f"{(r.backend_facts or {}).get('cluster_cpus')} CPUs)"
                           for r in records if (r.backend_facts or {}).get("mode") == "cluster" and r.round == 0],

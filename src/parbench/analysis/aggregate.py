@@ -64,7 +64,7 @@ def load_records(paths: Iterable[str | Path], allow_mixed: bool = False) -> list
                                    for h, p in sorted(groups.items(), key=lambda kv: -len(kv[1])))
                 raise MixedRecordsError(
                     f"records come from {len(groups)} different {what} ({key} {detail}); "
-                    f"delete the stale records and rerun, or aggregate with allow_mixed"
+                    f"delete the stale records and rerun, or aggregate with --allow-mixed (parbench aggregate)"
                 )
     return [rec for _, rec in records]
 
