@@ -386,9 +386,9 @@ def test_a_binding_assumption_widens_the_bracket_and_is_named():
     assert with_post.bracket_high == pytest.approx(without.bracket_high)
     assert with_post.widest_assumption.startswith("TensorFlow threads")
     assert "the post's own serial B3" in with_post.bracket_note
-    # capacity beyond the calibrated 2 cores binds too: 0.75 efficiency lowers the bracket below the point
+    # capacity beyond the calibrated 2 cores binds too: the stated lower efficiency lowers the bracket
     assert without.widest_assumption.startswith("capacity")
-    assert without.bracket_low == pytest.approx(without.value * 0.75, rel=0.01)
+    assert without.bracket_low == pytest.approx(without.value * model.CAPACITY_LOW_EFFICIENCY, rel=0.01)
 
 
 def test_no_assumption_binds_where_everything_was_measured():
@@ -485,3 +485,19 @@ def test_the_model_error_takes_out_of_sample_cells_against_serial_at_the_same_n(
     assert "serial" not in error.by_backend and error.cells == 2
     busy = outside.assign(foreign_load_max=0.9)  # a neighbour kept the CPUs busy: shown, not used
     assert model.ModelError.from_check(pd.concat([inside, busy], ignore_index=True)).cells == 1
+
+
+def test_a_projection_made_from_two_cores_is_checked_against_a_larger_machines_measurement(known):
+    prims = PrimitiveSet.from_record(record(known))
+    calibration = pd.DataFrame({"cores": [1, 2, 4], "ceiling": [1.0, 2.0, 3.0]})
+    cells = summary_of([("numerical", b, c, "ok", m) for b, c, m in
+                        (("serial", 1, 1.0), ("serial", 2, 2.0), ("ray", 1, 1.0), ("ray", 2, 1.0))])
+    speedups = pd.DataFrame([{"workload": "numerical", "backend": "ray", "baseline": "serial", "cores": 4,
+                              "speedup": 3.0}])
+    claims = {"claims": [{"id": "C1b", "kind": "speedup", "workload": "numerical", "backend": "ray",
+                          "baseline": "serial", "value": 28, "cores": 48}]}
+    out = model.projection_check(claims, prims, cells, calibration, speedups, built_from=2, resamples=20).iloc[0]
+    # from 2 cores the model sees ideal cores: 4 convolutions on 4 cores, 4x; 4 cores measured 3x
+    assert (out.cores, out.projected, out.measured) == (4, pytest.approx(4.0), 3.0)
+    assert out.error == pytest.approx(1 / 3) and out.inside_bracket  # the stated 0.50 efficiency reaches 2x
+    assert out.bracket_low == pytest.approx(4.0 * model.CAPACITY_LOW_EFFICIENCY, rel=0.01)
