@@ -338,3 +338,166 @@ def test_the_model_reads_the_mean_of_a_primitive_that_flips_between_two_speeds()
     rec = record({"a": 0.70})
     rec["primitives"][0]["samples"] = [0.70, 0.70, 0.70, 1.35, 1.35]
     assert PrimitiveSet.from_record(rec).means()["a"] == pytest.approx(0.96)
+
+
+# ------------------------------------------------------------- uncertainty: error and assumptions
+
+
+def b3_primitives(spread: float = 0.0) -> PrimitiveSet:
+    """B3 only matters here: serial's predict 0.3 s with 2 threads (0.4 s with 1), an actor's 0.25 s."""
+    seconds = costs(**{"numerical.convolve": 1.0, "stateful.generate_document": 0.01,
+                       **{key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)},
+                       "expensive_init.first_predict": 0.5, "expensive_init.ray_actor_predict": 0.25,
+                       key_of("expensive_init.predict", {"threads": 1}): 0.4,
+                       key_of("expensive_init.predict", {"threads": 2}): 0.3})
+    return PrimitiveSet.from_record(record(seconds, spread))
+
+
+def synthetic_claims(post_evidence: bool) -> dict:
+    """C3b alone; with the post's B3 seconds and rounds (the TensorFlow-threads assumption's bound) or without."""
+    claims = {"tolerance": 0.1, "claims": [{"id": "C3b", "text": "t", "kind": "speedup", "workload": "expensive_init",
+                                            "backend": "ray", "baseline": "serial", "value": 13, "cores": 48}]}
+    if post_evidence:  # 480 predictions in 64 s vs 0.5 s per actor predict: 3.75x from 48 threads
+        claims["original_seconds"] = {"expensive_init": {"serial": 64, "ray": 5}}
+        claims["original_sizes"] = {"expensive_init": {"rounds": 10}}
+    return claims
+
+
+def check_with_errors(errors: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"backend": ["serial", "ray"] * len(errors), "error": [e for e in errors for _ in (0, 1)]})
+
+
+def test_the_post_implies_an_amdahl_fraction_for_tensorflow_threads():
+    fraction, text = model.post_thread_scaling(load_claims(ROOT / "paper" / "claims.yaml"))
+    gain = (5 / 10) / (64 / 480)  # one actor's predict over one serial predict
+    assert 1 / ((1 - fraction) + fraction / 48) == pytest.approx(gain)
+    assert "480 predictions in 64 s" in text and "0.13 s each" in text
+    assert model.post_thread_scaling(synthetic_claims(post_evidence=False)) is None
+
+
+def test_a_binding_assumption_widens_the_bracket_and_is_named():
+    prims = b3_primitives()
+    without = model.project_claims(synthetic_claims(False), prims, CALIBRATION, cores=48, resamples=50)["C3b"]
+    with_post = model.project_claims(synthetic_claims(True), prims, CALIBRATION, cores=48, resamples=50)["C3b"]
+    assert with_post.value == pytest.approx(without.value)  # the point keeps the central assumption
+    # the post's thread gain makes serial's predict (0.3 s at 2 threads) faster at 48 threads: C3b falls
+    serial_48 = 0.3 * ((1 - 0.749) + 0.749 / 48) / ((1 - 0.749) + 0.749 / 2)
+    assert with_post.bracket_low == pytest.approx(without.bracket_low * serial_48 / 0.3, rel=0.01)
+    assert with_post.bracket_high == pytest.approx(without.bracket_high)
+    assert with_post.widest_assumption.startswith("TensorFlow threads")
+    assert "the post's own serial B3" in with_post.bracket_note
+    # capacity beyond the calibrated 2 cores binds too: the stated lower efficiency lowers the bracket
+    assert without.widest_assumption.startswith("capacity")
+    assert without.bracket_low == pytest.approx(without.value * model.CAPACITY_LOW_EFFICIENCY, rel=0.01)
+
+
+def test_no_assumption_binds_where_everything_was_measured():
+    p = model.project_claims(synthetic_claims(True), b3_primitives(), CALIBRATION, cores=2, resamples=50)["C3b"]
+    assert (p.bracket_low, p.bracket_high) == pytest.approx((p.value, p.value))
+    assert p.widest_assumption == ""
+
+
+def test_the_model_error_widens_the_interval():
+    prims, claims = b3_primitives(spread=0.1), synthetic_claims(False)
+    none = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300)["C3b"]
+    exact = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300,
+                                 check=check_with_errors([0.0, 0.0, 0.0]))["C3b"]
+    off = model.project_claims(claims, prims, CALIBRATION, cores=2, resamples=300,
+                               check=check_with_errors([-0.3, 0.0, 0.3]))["C3b"]
+    assert (none.interval_low, none.interval_high) == pytest.approx((none.ci_low, none.ci_high))
+    assert (exact.interval_low, exact.interval_high) == pytest.approx((none.ci_low, none.ci_high))
+    assert off.interval_low < none.ci_low and off.interval_high > none.ci_high
+    assert off.bracket_low <= off.interval_low and off.bracket_high >= off.interval_high
+    assert "3 checked cells" not in off.bracket_note and "6 checked cells" in off.bracket_note
+
+
+def test_a_speedup_over_serial_above_n_is_explained_in_the_same_sentence():
+    p = model.project_claims(synthetic_claims(False), b3_primitives(), CALIBRATION, cores=48, resamples=20)["C3b"]
+    assert p.value == pytest.approx(48 * 0.3 / 0.25)  # serial's predict 0.3 s against an actor's 0.25 s
+    first = p.dominant.split(";")[0]
+    assert "above 48x on 48 cores" in first and "serial's unit costs more" in first
+    assert "predict with 48 TensorFlow threads" in first
+
+
+# --------------------------------------------------------------- out of sample: oversubscribed
+
+
+def test_an_oversubscribed_cell_gets_the_ceiling_of_the_cpus_it_had():
+    cap = Capacity({1: 1.0, 2: 1.8}, cpus=2)
+    value, note = cap.at(16)
+    assert value == pytest.approx(1.8) and "16 workers share 2 CPUs" in note
+    assert cap.at(2) == (1.8, None)
+    m = inputs(costs(**{"numerical.convolve": 1.0}), {1: 1.0, 2: 1.8})
+    capped = model._inputs_for(type("Cell", (), {"cpus": 2, "cores": 8})(), m, {})
+    # 8 convolutions on 2 CPUs' ceiling, not 8 cores'
+    assert predict("numerical", "ray", 8, capped).seconds == pytest.approx(8 / 1.8)
+    assert predict("numerical", "ray", 8, m).seconds < 8 / 1.8
+
+
+def oversubscribed_rows(errors: dict[tuple[str, int], float]) -> pd.DataFrame:
+    rows = [{"sample": model.OUT_OF_SAMPLE, "workload": "stateful", "backend": b, "cores": n, "cpus": 2,
+             "original_backend": b in model.ORIGINAL_BACKENDS, "measured_s": 1.0, "predicted_s": 1 + e, "error": e,
+             "abs_error": abs(e), "foreign_load_max": 0.0, "note": ""} for (b, n), e in errors.items()]
+    return pd.DataFrame(rows)
+
+
+def test_out_of_sample_errors_are_per_backend_and_n_and_never_pooled_with_the_real_cells():
+    inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "workload": "stateful", "backend": "ray", "cores": 2,
+                            "original_backend": True, "abs_error": 0.05, "error": 0.05}])
+    outside = oversubscribed_rows({("serial", 4): -0.4, ("ray", 4): -0.5, ("ray", 8): 0.1})
+    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    both = pd.concat([inside, outside], ignore_index=True)
+    assert model.error_summary(both).set_index("backend").loc["ray", "cells"] == 1  # in-sample only
+    table = model.out_of_sample_errors(both).set_index(["backend", "cores"])
+    assert table.loc[("ray", "4"), "median_abs_error"] == pytest.approx(0.5)
+    assert table.loc[("ray", "all"), "cells"] == 2
+    # against serial at N = 4: 0.5 / 0.6 - 1; at N = 8 no serial cell, so no ratio
+    assert table.loc[("ray", "4"), "median_abs_ratio_error_vs_serial"] == pytest.approx(abs(0.5 / 0.6 - 1))
+    assert set(table.reset_index()["sample"]) == {model.OUT_OF_SAMPLE}
+
+
+def test_an_out_of_sample_miss_is_explained_by_the_machine_or_by_the_term_the_model_lacks():
+    rows = oversubscribed_rows({("serial", 4): -0.6, ("multiprocessing", 4): -0.55, ("ray", 4): -0.75})
+    rows["ratio_error_vs_serial"] = model._ratio_errors(rows)
+    notes = {r.backend: model._out_of_sample_note(r) for _, r in rows.iterrows()}
+    assert "serial missed alike" in notes["multiprocessing"]  # 0.45 / 0.4 - 1 = +12%: the machine's speed
+    assert "the model lacks" in notes["ray"] and "run-queue" in notes["ray"]  # 0.25 / 0.4 - 1 = -38%
+    faster = oversubscribed_rows({("serial", 4): -0.6, ("ray", 4): -0.4})  # 0.6 / 0.4 - 1 = +50% against serial
+    faster["ratio_error_vs_serial"] = model._ratio_errors(faster)
+    note = model._out_of_sample_note(faster.iloc[1])
+    assert "run-queue" not in note and "serial at the same N, the reference" in note
+    assert "convolved faster" in model._out_of_sample_note(faster.assign(workload="numerical").iloc[1])
+    assert "machine's own speed" in notes["serial"]
+
+
+def test_an_oversubscribed_folder_without_its_primitives_is_one_clear_error(tmp_path):
+    with pytest.raises(model.ModelInputError, match="primitives.json"):
+        model.oversubscribed_check(tmp_path)
+
+
+def test_the_model_error_takes_out_of_sample_cells_against_serial_at_the_same_n():
+    inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "backend": "ray", "error": 0.1}])
+    outside = oversubscribed_rows({("serial", 4): -0.5, ("ray", 4): -0.4})
+    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    error = model.ModelError.from_check(pd.concat([inside, outside], ignore_index=True))
+    # ray: 0.1 in-sample, and 0.6 / 0.5 - 1 = +20% against serial (not its -40% of absolute seconds)
+    assert np.expm1(np.sort(error.by_backend["ray"])) == pytest.approx([0.1, 0.2])
+    assert "serial" not in error.by_backend and error.cells == 2
+    busy = outside.assign(foreign_load_max=0.9)  # a neighbour kept the CPUs busy: shown, not used
+    assert model.ModelError.from_check(pd.concat([inside, busy], ignore_index=True)).cells == 1
+
+
+def test_a_projection_made_from_two_cores_is_checked_against_a_larger_machines_measurement(known):
+    prims = PrimitiveSet.from_record(record(known))
+    calibration = pd.DataFrame({"cores": [1, 2, 4], "ceiling": [1.0, 2.0, 3.0]})
+    cells = summary_of([("numerical", b, c, "ok", m) for b, c, m in
+                        (("serial", 1, 1.0), ("serial", 2, 2.0), ("ray", 1, 1.0), ("ray", 2, 1.0))])
+    speedups = pd.DataFrame([{"workload": "numerical", "backend": "ray", "baseline": "serial", "cores": 4,
+                              "speedup": 3.0}])
+    claims = {"claims": [{"id": "C1b", "kind": "speedup", "workload": "numerical", "backend": "ray",
+                          "baseline": "serial", "value": 28, "cores": 48}]}
+    out = model.projection_check(claims, prims, cells, calibration, speedups, built_from=2, resamples=20).iloc[0]
+    # from 2 cores the model sees ideal cores: 4 convolutions on 4 cores, 4x; 4 cores measured 3x
+    assert (out.cores, out.projected, out.measured) == (4, pytest.approx(4.0), 3.0)
+    assert out.error == pytest.approx(1 / 3) and out.inside_bracket  # the stated 0.50 efficiency reaches 2x
+    assert out.bracket_low == pytest.approx(4.0 * model.CAPACITY_LOW_EFFICIENCY, rel=0.01)

@@ -177,7 +177,11 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
     if "model" in expected:
         check = pd.read_csv(project / "results" / "reference" / "model_check.csv")
         summary = pd.read_csv(project / "results" / "reference" / "summary.csv")
-        assert len(check) == len(summary)
+        inside = check[check["sample"] == "in-sample"]
+        assert len(inside) == len(summary)
+        if (project / "paper" / "oversubscribed" / "primitives.json").exists():  # checked apart, never pooled
+            outside = check[check["sample"] != "in-sample"]
+            assert len(outside) and (outside.cores > outside.cpus).all()
         assert (project / "results" / "reference" / "figures" / "model_numerical.png").exists()
     # The README's numbers about the reference are generated from it and must still match it.
     readme = subprocess.run(["parbench", "readme", "--check", "--tables", "results/reference",

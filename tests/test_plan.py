@@ -134,3 +134,13 @@ def test_progress_line_counts_records_on_disk(tmp_path):
     line = plan.progress_line(tmp_path / "plan.json", root=tmp_path)
     assert line == "parbench: 1 of 2 cell rounds done, 1 left, about 60 s left"
     assert plan.progress_line(tmp_path / "absent.json") is None
+
+
+def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only():
+    cells = plan.plan_oversubscribed(["numerical", "stateful", "expensive_init"],
+                                     ["serial", "ray", "dask"], Machine(2))
+    assert {(c.workload, c.backend) for c in cells} == {(w, b) for w in ("numerical", "stateful")
+                                                        for b in ("serial", "ray")}
+    assert sorted({c.cores for c in cells}) == [4, 8, 16]
+    assert {c.cores for c in plan.plan_oversubscribed(["numerical"], ["serial"], Machine(8))} == {16}
+    assert plan.plan_oversubscribed(["numerical"], ["serial"], Machine(16)) == []

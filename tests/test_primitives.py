@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import parbench
+from conftest import ROOT, parbench
 from parbench.primitives import (
     KIND,
     PrimitivesError,
@@ -144,3 +144,12 @@ def test_rounds_merge_into_one_record_with_every_sample(smoke_record, tmp_path):
     bad = parbench("primitives", "--merge", tmp_path / "round0.json", tmp_path / "round1.json",
                    "--out", tmp_path / "merged.json")
     assert bad.returncode == 2 and "measure it again" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_primitives_import_nothing_from_the_analysis_layer_above_them():
+    import ast
+
+    tree = ast.parse((ROOT / "src" / "parbench" / "primitives.py").read_text())
+    modules = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    modules += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in modules if "analysis" in m]

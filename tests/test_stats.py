@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from parbench.analysis.stats import (
+from parbench.stats import (
     coefficient_of_variation,
     faster_of_two_estimate,
     hierarchical_medians,

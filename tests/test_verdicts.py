@@ -173,6 +173,24 @@ def test_a_projection_is_attached_only_to_untestable_claims():
     assert one(SPEEDUP, at48, projector=lambda claim: projection).projected is None
 
 
+def test_the_verdict_row_carries_the_projections_bracket_and_names_what_widens_it():
+    import pandas as pd
+
+    from parbench.analysis.verdicts import table_projector
+
+    table = speedups([["numerical", 2, "ray", "multiprocessing", 2.0, 1.8, 2.2, "h"]])
+    projections = pd.DataFrame([{"claim": "C1a", "cores": 48, "projected": 7.1, "ci_low": 6.0, "ci_high": 8.0,
+                                 "dominant": "pickling dominates.", "bracket_low": 3.0, "bracket_high": 9.5,
+                                 "widest_assumption": "capacity beyond the calibrated cores",
+                                 "bracket_note": "Bracket [3, 9.5]: ... Widest: capacity."}])
+    v = one(SPEEDUP, table, projector=table_projector(projections))
+    assert (v.projected_bracket_low, v.projected_bracket_high) == (3.0, 9.5)
+    assert v.projection_widest_assumption == "capacity beyond the calibrated cores"
+    assert v.projection_note == "pickling dominates. Bracket [3, 9.5]: ... Widest: capacity."
+    old_table = projections.drop(columns=["bracket_low", "bracket_high", "widest_assumption", "bracket_note"])
+    assert one(SPEEDUP, table, projector=table_projector(old_table)).projected_bracket_low is None
+
+
 def test_the_shipped_claims_file_loads_and_covers_every_caption():
     data = load_claims(ROOT / "paper" / "claims.yaml")
     ids = {c["id"] for c in data["claims"]}

@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="bootstrap draws of the primitives for the projections' intervals (default 1000)")
     mod.add_argument("--out-dir", type=Path, required=True, help="where model_check.csv and projections.csv go")
     mod.add_argument("--figures", type=Path, default=None, help="folder for model_<workload>.png (default: none)")
+    mod.add_argument("--projection-check-from", type=_positive_int, default=None, metavar="CORES",
+                     help="also write projection_check.csv: the claims projected from the calibration and cells up "
+                          "to CORES only, against this run's measured ratios above it (e.g. 2 on paper/device16)")
+    mod.add_argument("--oversubscribed", type=Path, default=None,
+                     help="a folder of oversubscribed cells with their own primitives and calibration "
+                          "(e.g. paper/oversubscribed): checked out-of-sample, apart from the run's cells")
 
     env = sub.add_parser("env", help="describe the machine and software (no hostname)")
     env.add_argument("--out", type=Path, default=None, help="JSON file (default: standard output)")
@@ -414,14 +420,17 @@ def cmd_primitives(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from .analysis.model import ModelInputError, write_model_outputs
+    from .analysis.model import ModelInputError, write_model_outputs, write_projection_check
     from .analysis.verdicts import ClaimsError
     from .primitives import PrimitivesError
 
     _check_writable(args.out_dir / "model_check.csv")
     try:
         paths = write_model_outputs(args.primitives, args.tables, args.claims, args.out_dir, args.figures,
-                                    resamples=args.resamples)
+                                    resamples=args.resamples, oversubscribed=args.oversubscribed)
+        if args.projection_check_from is not None:
+            paths.append(write_projection_check(args.primitives, args.tables, args.claims, args.out_dir,
+                                                args.projection_check_from))
     except (PrimitivesError, ModelInputError, ClaimsError) as exc:
         raise UsageError(str(exc)) from None
     print("\n".join(str(p) for p in paths))

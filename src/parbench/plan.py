@@ -98,6 +98,21 @@ def plan_cells(workloads: Iterable[str], backends: Iterable[str], cores: Iterabl
             if c <= usable or b in cluster_backends]
 
 
+# The cost model's out-of-sample check (config `oversubscribed_check`): N workers on fewer CPUs, for
+# the workloads and backends whose N-growing terms the model must get right (issue 20).
+OVERSUBSCRIBED_WORKERS = (4, 8, 16)
+OVERSUBSCRIBED_WORKLOADS = ("numerical", "stateful")
+OVERSUBSCRIBED_BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")
+
+
+def plan_oversubscribed(workloads: Iterable[str], backends: Iterable[str], machine: Machine) -> list[CellKey]:
+    """The oversubscribed cells of the check: each N that exceeds this machine's usable cores (on a
+    larger machine those N are real cells, not out-of-sample ones)."""
+    backends = list(backends)
+    return [CellKey(w, b, n) for w in workloads if w in OVERSUBSCRIBED_WORKLOADS for b in OVERSUBSCRIBED_BACKENDS
+            if b in backends for n in OVERSUBSCRIBED_WORKERS if n > machine.usable_cores]
+
+
 def job_order(cells: Sequence[CellKey], rounds: int, seed: int) -> list[Job]:
     """Round by round, each round in its own seeded shuffle of the cells."""
     order: list[Job] = []

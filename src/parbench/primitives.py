@@ -753,7 +753,7 @@ def measure_primitives(preset: str = "paper", cpus: list[int] | None = None, rep
 
 
 def summarise(prim: Primitive) -> dict:
-    from .analysis.stats import median_estimate
+    from .stats import median_estimate
 
     est = median_estimate(prim.samples)
     return {"key": prim.key, "name": prim.name, "param": prim.param, "where": prim.where, "what": prim.what,

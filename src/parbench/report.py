@@ -275,6 +275,15 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
+def _bracket(v: dict) -> str:
+    """'; bracket [a, b] (widest: ...)': the projection with the model's error and its assumptions."""
+    if v.get("projected_bracket_low") is None:
+        return ""
+    widest = v.get("projection_widest_assumption") or ""
+    return (f"; with the model's error and assumptions [{fmt(v['projected_bracket_low'])}, "
+            f"{fmt(v['projected_bracket_high'])}]" + (f" (widest: {widest})" if widest else ""))
+
+
 def _claim_rows(verdicts: list[dict]) -> list[dict]:
     """The report's claim table, one row per verdicts.json row (the same rows, formatted)."""
     rows = []
@@ -282,7 +291,7 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
         projection = ""
         if v.get("projected") is not None:
             ci = fmt_ci(v.get("projected_ci_low"), v.get("projected_ci_high"))
-            projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)"
+            projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)" + _bracket(v)
         rows.append({**v, "projection": projection, "derived": v["id"].endswith(SCALED_SUFFIX)})
     return rows
 
@@ -290,12 +299,17 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
 def _model_check(path: Path | None, figures: Path, out: Path) -> dict | None:
     """The cost model against every measured cell (model_check.csv from the `model` stage): the
     error per backend, and every cell it misses by more than the target, with the reason."""
-    from .analysis.model import TARGET_ERROR, error_summary
+    from .analysis.model import IN_SAMPLE, TARGET_ERROR, error_summary
 
     if path is None:
         return None
     check = pd.read_csv(path)
     errors = error_summary(check)
+    if "sample" in check:  # the oversubscribed cells have their own section, never pooled with these
+        outside = check[check["sample"] != IN_SAMPLE]
+        check = check[check["sample"] == IN_SAMPLE]
+    else:
+        outside = check.iloc[0:0]
     misses = check[check.abs_error > TARGET_ERROR].sort_values("abs_error", ascending=False)
     return {
         "target": f"{TARGET_ERROR:.0%}",
@@ -308,6 +322,37 @@ def _model_check(path: Path | None, figures: Path, out: Path) -> dict | None:
                           for r in check[check.abs_error.isna()].itertuples()],
         "figures": {w: _relative(figures / f"model_{w}.png", out.parent) for w in WORKLOAD_ORDER
                     if (figures / f"model_{w}.png").exists()},
+        "out_of_sample": _out_of_sample(outside),
+    }
+
+
+def _out_of_sample(check: pd.DataFrame) -> dict | None:
+    """The model against the oversubscribed cells (N workers on fewer CPUs): per backend and N,
+    with every miss over OUT_OF_SAMPLE_MISS and what explains it."""
+    from .analysis.model import OUT_OF_SAMPLE_MISS, out_of_sample_errors
+
+    if check.empty:
+        return None
+    errors = out_of_sample_errors(check)
+
+    def pct(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{x:.0%}"
+
+    have = check.dropna(subset=["abs_error"])
+    return {
+        "threshold": f"{OUT_OF_SAMPLE_MISS:.0%}", "cpus": sorted({int(c) for c in have.cpus}),
+        "busy": int((have.foreign_load_max.fillna(0.0) > FOREIGN_LOAD_MAX).sum()), "n": len(have),
+        "foreign_load_max": f"{FOREIGN_LOAD_MAX:.0%}",
+        "cores": sorted({int(c) for c in have.cores}),
+        "cells": [{"cell": f"{r.workload}/{r.backend}/{int(r.cores)}", "measured": fmt(r.measured_s, 3),
+                   "predicted": fmt(r.predicted_s, 3), "error": f"{r.error:+.0%}",
+                   "vs_serial": "-" if pd.isna(r.ratio_error_vs_serial) else f"{r.ratio_error_vs_serial:+.0%}"}
+                  for r in have.sort_values(["workload", "backend", "cores"]).itertuples()],
+        "errors": [{"backend": r.backend, "cores": r.cores, "cells": int(r.cells), "median": pct(r.median_abs_error),
+                    "worst": pct(r.worst_abs_error), "vs_serial": pct(r.median_abs_ratio_error_vs_serial)}
+                   for r in errors.itertuples()],
+        "misses": [f"{r.workload}/{r.backend}/{int(r.cores)}: {r.note}"
+                   for r in have[have.abs_error > OUT_OF_SAMPLE_MISS].itertuples()],
     }
 
 
@@ -347,6 +392,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "claims": claims, "verdicts": claim_rows, "run": run, "max_cores": max_cores,
         "counts": {v: sum(1 for x in claim_rows if x["verdict"] == v and not x["derived"]) for v in VERDICTS},
         "headline": _headline(speedups, max_cores), "model": _model_check(model_check, figures, out),
+        "brackets": any(v.get("projected_bracket_low") is not None for v in claim_rows),
         "seconds": _seconds_table(summary, claims, max_cores),
         "original_cores": max((c.get("cores", 0) for c in claims["claims"]), default=48),
         "cells": cells, "warnings": _warnings(summary, calibration), "abstraction": abstraction,

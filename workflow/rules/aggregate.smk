@@ -4,7 +4,7 @@ rule aggregate:
         calibration=lambda wildcards: calibrations_for(wildcards.outdir),
         code=[
             "src/parbench/analysis/aggregate.py",
-            "src/parbench/analysis/stats.py",
+            "src/parbench/stats.py",
             "src/parbench/records.py",
         ],
     output:

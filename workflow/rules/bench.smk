@@ -31,3 +31,30 @@ rule bench:
         " --cores {wildcards.cores} --round {wildcards.round} --preset {params.preset}"
         " --trials {params.trials} {params.warmup} {params.ray_address} --timeout {params.timeout}"
         " --plan {params.plan} --out {output} 2> {log} || test $? -eq 1"
+
+
+# config oversubscribed_check: the cost model's out-of-sample cells, N workers on this machine's
+# CPUs (`--oversubscribe`), one round each, after the real cells (lowest priority), never
+# aggregated: only the model stage reads them. Same slot as every timing job.
+rule bench_oversubscribed:
+    input:
+        bench_inputs,
+    output:
+        OVERSUBSCRIBED_RECORD,
+    log:
+        "logs/bench_oversubscribed/{workload}/{backend}/{cores}.log",
+    wildcard_constraints:
+        cores=r"\d+",
+    threads: lambda wildcards: workflow.cores
+    resources:
+        bench_slot=1,
+    params:
+        preset=config["preset"],
+        trials=config["trials"],
+        warmup=warmup_option(),
+        timeout=config["run_timeout_s"],
+    shell:
+        "parbench run --workload {wildcards.workload} --backend {wildcards.backend}"
+        " --cores {wildcards.cores} --round 0 --preset {params.preset} --trials {params.trials}"
+        " {params.warmup} --timeout {params.timeout} --oversubscribe --out {output} 2> {log}"
+        " || test $? -eq 1"

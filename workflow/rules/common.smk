@@ -37,6 +37,9 @@ def config_problems(cfg):
     return problems
 
 
+# `--config oversubscribed_check=true` arrives as a string.
+if str(config.get("oversubscribed_check")).lower() in ("true", "false"):
+    config["oversubscribed_check"] = str(config["oversubscribed_check"]).lower() == "true"
 # `--config cores=[1,2]` arrives as a list of strings.
 if isinstance(config.get("cores"), list):
     config["cores"] = [int(c) if isinstance(c, str) and c.isdigit() else c for c in config["cores"]]
@@ -204,6 +207,37 @@ def primitives_inputs():
         if "expensive_init" in WORKLOADS
         else []
     )
+
+
+OVERSUBSCRIBED = Path("paper/oversubscribed")
+# config oversubscribed_check: this run's own oversubscribed cells, one round each
+OVERSUBSCRIBED_RECORD = "results/oversubscribed/raw/{workload}/{backend}/{cores}/round0.json"
+OVERSUBSCRIBED_CELLS = (
+    plan.plan_oversubscribed(WORKLOADS, BACKENDS, MACHINE) if config["oversubscribed_check"] else []
+)
+
+
+def oversubscribed_dir(outdir):
+    """Where the model finds the oversubscribed cells it checks out of sample: the committed run
+    for the reference, this run's own with oversubscribed_check; None without any."""
+    if outdir == "results/reference":
+        return OVERSUBSCRIBED if (OVERSUBSCRIBED / "primitives.json").exists() else None
+    return Path("results/oversubscribed") if OVERSUBSCRIBED_CELLS else None
+
+
+def oversubscribed_for(outdir):
+    """The files of those cells, as the model rule's inputs."""
+    folder = oversubscribed_dir(outdir)
+    if folder is None:
+        return []
+    if outdir == "results/reference":
+        return [str(folder / "primitives.json")] + [
+            str(p) for p in sorted(folder.glob("raw/*/*/*/round*.json"))
+        ]
+    return [
+        OVERSUBSCRIBED_RECORD.format(workload=c.workload, backend=c.backend, cores=c.cores)
+        for c in OVERSUBSCRIBED_CELLS
+    ]
 
 
 def primitives_for(outdir):

@@ -49,6 +49,7 @@ rule model:
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         claims="paper/claims.yaml",
         code=["src/parbench/analysis/model.py", "src/parbench/model_figures.py"],
+        oversubscribed=lambda wildcards: oversubscribed_for(wildcards.outdir),
     output:
         expand("{{outdir}}/{table}.csv", table=MODEL_TABLES),
         [
@@ -63,7 +64,13 @@ rule model:
         "logs/{outdir}/model.log",
     wildcard_constraints:
         outdir="results|results/reference",
+    params:
+        oversubscribed=lambda wildcards: (
+            f"--oversubscribed {oversubscribed_dir(wildcards.outdir)}"
+            if oversubscribed_dir(wildcards.outdir)
+            else ""
+        ),
     shell:
         "parbench model --primitives {input.primitives} --tables {wildcards.outdir}"
         " --claims {input.claims} --out-dir {wildcards.outdir}"
-        " --figures {wildcards.outdir}/figures > {log} 2>&1"
+        " --figures {wildcards.outdir}/figures {params.oversubscribed} > {log} 2>&1"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..records import NOT_APPLICABLE, Record, RecordError, read_record
-from .stats import (
+from ..stats import (
     DEFAULT_SEED,
     CellSample,
     coefficient_of_variation,

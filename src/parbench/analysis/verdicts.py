@@ -58,6 +58,11 @@ class ClaimVerdict:
     projected_ci_high: float | None = None
     projected_cores: int | None = None
     projection_note: str = ""  # the dominant term, in one sentence
+    # The bracket around the projection: re-draws, the model's measured error and every binding
+    # assumption at its stated bounds (analysis/model.py, "uncertainty"); the note names what widens it.
+    projected_bracket_low: float | None = None
+    projected_bracket_high: float | None = None
+    projection_widest_assumption: str = ""
 
     def row(self) -> dict[str, Any]:
         """A flat row for verdicts.csv / verdicts.json (None for numbers that do not apply)."""
@@ -339,9 +344,31 @@ def table_projector(projections: pd.DataFrame) -> Projector:
             return None
         r = rows.iloc[0]
         return {"value": float(r.projected), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
-                "cores": int(cores), "note": str(r.dominant)}
+                "cores": int(cores), "note": str(r.dominant), **_bracket_of(r)}
 
     return project
+
+
+def _bracket_of(row) -> dict[str, Any]:
+    """The bracket columns of a projections.csv row (absent in tables written before them)."""
+    if "bracket_low" not in row or pd.isna(row.bracket_low):
+        return {}
+    widest = row.get("widest_assumption")
+    return {"bracket_low": float(row.bracket_low), "bracket_high": float(row.bracket_high),
+            "bracket_note": str(row.bracket_note), "widest": widest if isinstance(widest, str) else ""}
+
+
+def _attach_projection(verdict: ClaimVerdict, projection: dict) -> None:
+    verdict.projected = projection["value"]
+    verdict.projected_ci_low = projection.get("ci_low")
+    verdict.projected_ci_high = projection.get("ci_high")
+    verdict.projected_cores = projection.get("cores")
+    verdict.projection_note = projection.get("note", "")
+    if "bracket_low" in projection:
+        verdict.projected_bracket_low = projection["bracket_low"]
+        verdict.projected_bracket_high = projection["bracket_high"]
+        verdict.projection_widest_assumption = projection["widest"]
+        verdict.projection_note = f"{verdict.projection_note} {projection['bracket_note']}".strip()
 
 
 def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = None,
@@ -354,11 +381,7 @@ def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = 
         if verdict.verdict == NOT_TESTABLE and projector is not None:
             projection = projector(claim)
             if projection:
-                verdict.projected = projection["value"]
-                verdict.projected_ci_low = projection.get("ci_low")
-                verdict.projected_ci_high = projection.get("ci_high")
-                verdict.projected_cores = projection.get("cores")
-                verdict.projection_note = projection.get("note", "")
+                _attach_projection(verdict, projection)
         out.append(_gate_on_quiet(verdict, quiet))
         scaled = _scaled(claim, tables, tol)
         if scaled is not None:
