@@ -86,6 +86,8 @@ class Record:
     oversubscribed: bool = False
     # Passes under the backend's other protocol, timed after the trials: {protocol, seconds, before_trial_seconds}.
     comparison: dict[str, Any] | None = None
+    # What the workload reports about the cell's own inputs (stateful: document generation and its seconds).
+    workload_facts: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -121,6 +121,13 @@ def warmup_option():
     return "" if config["warmup"] == "original" else f"--warmup {config['warmup']}"
 
 
+def document_generation_option(wildcards):
+    """`--document-generation G` for the stateful cells (the config's document_generation)."""
+    if wildcards.workload == "stateful":
+        return f"--document-generation {config['document_generation']}"
+    return ""
+
+
 def ray_address_option(wildcards):
     """`--ray-address ADDR` for the cells that attach to the Ray cluster; empty for all others."""
     if wildcards.backend in CLUSTER_BACKENDS:
