@@ -1076,6 +1076,9 @@ def write_model_outputs(primitives_path: Path, tables: Path, claims_path: Path, 
         path = out_dir / f"{name}.csv"
         write_atomic(path, frame.to_csv(index=False))
         written.append(path)
+    from .drift import write_drift_outputs  # what changed since 2019 (drift.csv, projections_2019.csv)
+
+    written += write_drift_outputs(claims, primitives, calibration, out_dir, ORIGINAL_CORES, resamples)
     if figures_dir is not None:
         from ..model_figures import render_model_figures
 

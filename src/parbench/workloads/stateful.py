@@ -9,6 +9,7 @@ whole state into and back out of every call.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -192,7 +193,12 @@ class Ray(RayBackend):
 
     def start(self):
         import ray
+        from ray import cloudpickle
 
+        # The post defines its actor class in its script, so Ray ships the class by value and a fresh
+        # actor imports nothing of it. Shipped by reference, every trial's fresh actors would import
+        # parbench.workloads (scipy and TensorFlow's neighbours included: about 3 s here) inside the timer.
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
         # Local: the post's bare @ray.remote (Ray's defaults: 1 CPU to place an actor, 0 while it runs),
         # so fresh actors are placed at once. Cluster: 1 CPU each, or Ray could pack them on one node.
         self.actor_class = ray.remote(num_cpus=1)(StreamingPrefixCount) if self.cell.ray_address \
