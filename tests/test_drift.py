@@ -126,3 +126,19 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift():
     assert "What changed since 2019" in verdicts["C2b"].explanation and "at least 25.0x" in verdicts["C2b"].explanation
     # without the model's drift outputs the verdicts are as before
     assert [v.id for v in evaluate({"tolerance": 0.1, "claims": [c2b]}, tables)] == ["C2b", "C2b-scaled"]
+
+
+def test_report_section_reads_the_drift_table_and_the_records_generation(tmp_path):
+    from types import SimpleNamespace
+
+    from parbench.report import _drift
+
+    drift_table(CLAIMS, primitives()).to_csv(tmp_path / "drift.csv", index=False)
+    records = [SimpleNamespace(workload_facts={"document_generation": "per-word",
+                                               "generation_seconds_per_document": s}) for s in (0.2, 0.1, 0.3)]
+    records.append(SimpleNamespace(workload_facts=None))
+    section = _drift(tmp_path / "model_check.csv", records)
+    b2 = next(r for r in section["rows"] if r["term"].startswith("generating one document, per word"))
+    assert b2["drift"] == "at least 25x" and b2["post"].startswith("at most 0.063")
+    assert section["generation_cells"] == [{"generation": "per-word", "cells": 3, "seconds": "0.2000"}]
+    assert _drift(tmp_path / "elsewhere" / "model_check.csv", records) is None
