@@ -72,3 +72,19 @@ def test_records_name_the_generation_with_equal_digests(tmp_path):
         assert record["workload_facts"]["generation_seconds_per_document"] > 0
     assert records[PER_WORD]["trials"][0]["digest"] == records[PER_DOCUMENT]["trials"][0]["digest"]
     assert records[PER_WORD]["config_hash"] != records[PER_DOCUMENT]["config_hash"]
+
+
+def test_the_config_key_reaches_the_stateful_cells_only(tmp_path):
+    from conftest import copy_project, snakemake
+
+    project = copy_project(tmp_path)
+    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config",
+                    "document_generation=per-document", "rounds=1", timeout=120)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    bench = [line for line in (dry.stdout + dry.stderr).splitlines() if "parbench run " in line]
+    stateful_cells = [c for c in bench if "--workload stateful" in c]
+    assert stateful_cells and all("--document-generation per-document" in c for c in stateful_cells)
+    assert all("--document-generation" not in c for c in bench if "--workload stateful" not in c)
+    bad = snakemake(project, "-n", "--configfile", "config/smoke.yaml", "--config", "document_generation=per-line",
+                    timeout=120)
+    assert bad.returncode != 0 and "per-line" in (bad.stdout + bad.stderr)
