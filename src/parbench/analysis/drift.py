@@ -72,6 +72,15 @@ class DriftRow:
     binds: str
     per_core: float  # times the term occurs per core in every backend's trial (nan: not one count for all)
 
+    @property
+    def reading(self) -> str:
+        """What the row shows, in words: a bound on the loose side of 1 shows no drift."""
+        if self.drift_relation == AT_LEAST:
+            return f"costlier now: at least {self.drift:.3g}x" if self.drift > 1 else "no drift shown (loose bound)"
+        if self.drift_relation == AT_MOST:
+            return f"cheaper now: at most {self.drift:.3g}x" if self.drift < 1 else "no drift shown (loose bound)"
+        return f"about {self.drift:.3g}x"
+
     def sentence(self) -> str:
         return (f"{self.term}: {self.now_ratio:.3g} x {self.reference} here, {self.post_relation} "
                 f"{self.post_ratio:.3g} x in the post ({self.post_basis}); drift {self.drift_relation} "
@@ -178,8 +187,8 @@ def drift_rows(claims: dict[str, Any], primitives: PrimitiveSet) -> list[DriftRo
 
 
 def drift_table(claims: dict[str, Any], primitives: PrimitiveSet) -> pd.DataFrame:
-    return pd.DataFrame([asdict(r) for r in drift_rows(claims, primitives)],
-                        columns=list(DriftRow.__dataclass_fields__))
+    return pd.DataFrame([{**asdict(r), "reading": r.reading} for r in drift_rows(claims, primitives)],
+                        columns=[*DriftRow.__dataclass_fields__, "reading"])
 
 
 def at_2019_cost(primitives: PrimitiveSet, row: DriftRow) -> PrimitiveSet:
