@@ -173,6 +173,7 @@ def render_section(tables: Path, config_path: Path = CONFIG, records: Path = REF
         *[f"| {v.id} | {v.verdict} | {v.measured} | {_projection(v)} |" for v in verdicts.itertuples()],
         "",
         *_model_errors(tables),
+        *_drift(tables),
         END,
     ]
     return "\n".join(lines)
@@ -191,6 +192,23 @@ def _model_errors(tables: Path) -> list[str]:
             "|---|---|---|---|---|",
             *[f"| {e.backend} | {e.cells} | {e.median_abs_error:.1%} | {e.worst_abs_error:.1%} | {e.worst_cell} |"
               for e in errors.itertuples()],
+            ""]
+
+
+def _drift(tables: Path) -> list[str]:
+    """What changed since 2019 (drift.csv of the model stage), where the reference has it."""
+    path = tables / "drift.csv"
+    if not path.exists():
+        return []
+    drift = pd.read_csv(path)
+    return ["What changed since 2019 (`drift.csv`, `src/parbench/analysis/drift.py`): each cost that the post's "
+            "seconds bound, over a cost of the same workload that did not change, in the post and here:",
+            "",
+            "| workload | cost term | over | in the post | here | drift |",
+            "|---|---|---|---|---|---|",
+            *[f"| {d.workload} | {d.term} | {d.reference} | {d.post_relation} {d.post_ratio:.3g} | {d.now_ratio:.3g} "
+              f"({d.now_term_s:.3g} s / {d.now_reference_s:.3g} s) | {d.drift_relation} {d.drift:.3g}x ({d.reading}) |"
+              for d in drift.itertuples()],
             ""]
 
 

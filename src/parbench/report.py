@@ -297,7 +297,7 @@ def _drift(model_check: Path | None, records) -> dict | None:
     rows = [{"workload": r.workload, "term": r.term, "reference": r.reference,
              "post": f"{r.post_relation} {r.post_ratio:.3g}", "basis": r.post_basis,
              "now": f"{r.now_ratio:.3g} ({fmt(r.now_term_s, 4)} s / {fmt(r.now_reference_s, 4)} s)",
-             "drift": f"{r.drift_relation} {r.drift:.3g}x: {r.reading}"} for r in table.itertuples()]
+             "drift": f"{r.drift_relation} {r.drift:.3g}x ({r.reading})"} for r in table.itertuples()]
     generations: dict[str, list[float]] = {}
     for record in records:
         facts = record.workload_facts or {}

@@ -76,10 +76,10 @@ class DriftRow:
     def reading(self) -> str:
         """What the row shows, in words: a bound on the loose side of 1 shows no drift."""
         if self.drift_relation == AT_LEAST:
-            return f"costlier now: at least {self.drift:.3g}x" if self.drift > 1 else "no drift shown (loose bound)"
+            return "costlier now" if self.drift > 1 else "no drift shown: loose bound"
         if self.drift_relation == AT_MOST:
-            return f"cheaper now: at most {self.drift:.3g}x" if self.drift < 1 else "no drift shown (loose bound)"
-        return f"about {self.drift:.3g}x"
+            return "cheaper now" if self.drift < 1 else "no drift shown: loose bound"
+        return "costlier now" if self.drift > 1 else "cheaper now"
 
     def sentence(self) -> str:
         return (f"{self.term}: {self.now_ratio:.3g} x {self.reference} here, {self.post_relation} "
