@@ -30,6 +30,13 @@ def test_both_generations_make_the_same_documents(word_bytes):
     assert documents[PER_WORD][0] != documents[PER_WORD][1]  # a stream, not one document repeated
 
 
+def test_every_cells_seed_starts_a_stream():
+    from parbench.harness import seed_for
+
+    for cores in (1, 2, 48):
+        assert len(next(stateful.document_stream(_cell(PER_WORD), seed_for("stateful", cores)))) > 0
+
+
 def test_per_document_refuses_word_sizes_it_cannot_match():
     assert generation_problem(PER_DOCUMENT, 20) is None
     assert generation_problem(PER_WORD, 3) is None

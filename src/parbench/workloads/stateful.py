@@ -55,7 +55,7 @@ def document_stream(cell: Cell, seed: int):
     problem = generation_problem(cell.document_generation, cell.sizes.word_bytes)
     if problem:
         raise ValueError(problem)
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(np.random.MT19937(seed))  # MT19937 as np.random's; any seed size
     words, nbytes = cell.sizes.words_per_doc, cell.sizes.word_bytes
     clock = time.perf_counter
     while True:
