@@ -185,9 +185,11 @@ class Ray(RayBackend):
     alternative_protocol = "the N fresh actors are waited for (ready) before the timer starts"
     notes = ("the post creates the actors right before its timer and does not wait for them, so part of "
              "their start-up falls inside its timed region; fresh actors every pass keep each pass the same",
-             "local Ray: actors with Ray's default resources, as the post's @ray.remote; with num_cpus=1 each "
-             "trial's fresh actors waited inside the timer for the killed ones' CPUs (1.30x and 1.49x the "
-             "post's code at 1 and 2 cores, median of 3 interleaved rounds; benchmarks/compare_original.py)",
+             "as the post's code: the actor class is shipped by value (as a class defined in a script is) and, "
+             "on a local Ray, keeps Ray's default resources (the post's bare @ray.remote); shipped by reference "
+             "with num_cpus=1, each trial's fresh actors imported parbench (scipy included) and waited for the "
+             "killed actors' CPUs inside the timer, and the cell took 1.30x and 1.49x the post's code at 1 and 2 "
+             "cores (benchmarks/compare_original.py; README, 'B2 Ray timed as the post's code is')",
              "cluster mode: num_cpus=1 so that the N actors spread over the nodes; the killed actors' CPUs "
              "are waited for before the fresh actors are made (untimed)")
 
