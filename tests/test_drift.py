@@ -101,6 +101,13 @@ def test_projection_at_2019_cost_is_higher_and_labelled():
     assert set(at_2019.index) == {"C2a", "C2b"}
     assert at_2019.loc["C2b", "projected"] > 3 * plain.loc["C2b", "projected"]  # the Amdahl term shrank 25x
     assert at_2019.loc["C2b", "label"].startswith("projection with generating one document")
+    assert set(at_2019.cost) == {"2019"}  # no per-document primitive measured: no alternative rows
+    with_block = primitives(**{"stateful.generate_document_block": 0.001})
+    both = projections_at_2019_cost(CLAIMS, with_block, CALIBRATION, (48,), resamples=20)
+    alternative = both[both.cost == "alternative"].set_index("claim")
+    assert set(alternative.index) == {"C2a", "C2b"}
+    assert alternative.loc["C2b", "projected"] > plain.loc["C2b", "projected"]
+    assert "measured here" in alternative.loc["C2b", "label"]
 
 
 def test_verdicts_carry_a_derived_row_and_name_the_drift():
@@ -114,7 +121,11 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift():
                             columns=["workload", "cores", "backend", "baseline", "speedup", "ci_low", "ci_high",
                                      "ci_method"])
     projections = pd.DataFrame([{"claim": "C2b", "cores": 48, "projected": 12.0, "ci_low": 11.0, "ci_high": 13.0,
-                                 "label": "projection with generating one document at its 2019 cost"}])
+                                 "label": "projection with generating one document at its 2019 cost", "cost": "2019",
+                                 "term": "t"},
+                                {"claim": "C2b", "cores": 48, "projected": 14.0, "ci_low": 13.5, "ci_high": 14.5,
+                                 "label": "projection with the block primitive", "cost": "alternative",
+                                 "term": "stateful.generate_document_block"}])
     tables = Tables(speedups, summary, pd.DataFrame(columns=["cores", "ceiling", "efficiency"]),
                     pd.DataFrame(columns=["workload", "backend", "cores", "growth", "ci_low", "ci_high", "ci_method"]))
     c2b = next(c for c in CLAIMS["claims"] if c["id"] == "C2b")
@@ -126,6 +137,8 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift():
     assert derived.cores == n and derived.verdict == NOT_TESTABLE
     assert (derived.projected, derived.projected_ci_low, derived.projected_ci_high) == (12.0, 11.0, 13.0)
     assert "projection" in derived.explanation and "derived" in derived.measured
+    assert "stateful.generate_document_block as measured here instead, projected 14.00x [13.50, 14.50]" \
+        in derived.explanation
     assert "What changed since 2019" in verdicts["C2b"].explanation and "at least 25.0x" in verdicts["C2b"].explanation
     # without the model's drift outputs the verdicts are as before
     assert [v.id for v in evaluate({"tolerance": 0.1, "claims": [c2b]}, tables)] == ["C2b", "C2b-scaled"]

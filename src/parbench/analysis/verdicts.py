@@ -388,6 +388,12 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
         text = (f"{_fmt(measured[0])}x at {measured[1]} cores (measured medians less the term's excess; derived, "
                 f"no CI)")
     projection = drift.projections
+    if "cost" in projection:
+        alternative = projection[(projection.cost == "alternative") & (projection.claim == claim["id"])
+                                 & (projection.cores == claim["cores"])]
+        projection = projection[projection.cost == "2019"]
+    else:
+        alternative = projection.iloc[0:0]
     hit = (projection[(projection.claim == claim["id"]) & (projection.cores == claim["cores"])]
            if not projection.empty else projection)
     if len(hit):
@@ -401,6 +407,10 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
     projected = (f" Projected at {claim['cores']} cores with it at that cost: "
                  f"{_with_ci(numbers['projected'], numbers['projected_ci_low'], numbers['projected_ci_high'])} "
                  f"(a projection of the cost model, not a measurement)." if "projected" in numbers else "")
+    if len(alternative):
+        a = alternative.iloc[0]
+        projected += (f" With {a.term} as measured here instead, projected "
+                      f"{_with_ci(a.projected, a.ci_low, a.ci_high)} (a projection).")
     return ClaimVerdict(**base, measured=text, verdict=verdict, **numbers,
                         explanation=f"{drift_sentence(row)}.{projected} A derived check, not the post's own number.")
 
