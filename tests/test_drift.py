@@ -101,7 +101,7 @@ def test_projection_at_2019_cost_is_higher_and_labelled():
     assert set(at_2019.index) == {"C2a", "C2b"}
     assert at_2019.loc["C2b", "projected"] > 3 * plain.loc["C2b", "projected"]  # the Amdahl term shrank 25x
     assert at_2019.loc["C2b", "label"].startswith("projection with generating one document")
-    assert set(at_2019.cost) == {"2019"}  # no per-document primitive measured: no alternative rows
+    assert set(at_2019.cost) == {"post-bound"}  # no per-document primitive measured: no alternative rows
     with_block = primitives(**{"stateful.generate_document_block": 0.001})
     both = projections_at_2019_cost(CLAIMS, with_block, CALIBRATION, (48,), resamples=20)
     alternative = both[both.cost == "alternative"].set_index("claim")
@@ -110,7 +110,7 @@ def test_projection_at_2019_cost_is_higher_and_labelled():
     assert "measured here" in alternative.loc["C2b", "label"]
 
 
-def test_verdicts_carry_a_derived_row_and_name_the_drift():
+def test_verdicts_carry_a_derived_row_and_name_the_drift(tmp_path):
     prims = primitives()
     drift = drift_table(CLAIMS, prims)
     row = drift[drift.term_primitive == "stateful.generate_document"].iloc[0]
@@ -121,16 +121,18 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift():
                             columns=["workload", "cores", "backend", "baseline", "speedup", "ci_low", "ci_high",
                                      "ci_method"])
     projections = pd.DataFrame([{"claim": "C2b", "cores": 48, "projected": 12.0, "ci_low": 11.0, "ci_high": 13.0,
-                                 "label": "projection with generating one document at its 2019 cost", "cost": "2019",
-                                 "term": "t"},
+                                 "label": "projection with generating one document at its 2019 cost",
+                                 "cost": "post-bound", "term": "t"},
                                 {"claim": "C2b", "cores": 48, "projected": 14.0, "ci_low": 13.5, "ci_high": 14.5,
                                  "label": "projection with the block primitive", "cost": "alternative",
                                  "term": "stateful.generate_document_block"}])
     tables = Tables(speedups, summary, pd.DataFrame(columns=["cores", "ceiling", "efficiency"]),
                     pd.DataFrame(columns=["workload", "backend", "cores", "growth", "ci_low", "ci_high", "ci_method"]))
     c2b = next(c for c in CLAIMS["claims"] if c["id"] == "C2b")
+    drift.to_csv(tmp_path / "drift.csv", index=False)  # through the files the model stage writes
+    projections.to_csv(tmp_path / "projections_2019.csv", index=False)
     verdicts = {v.id: v for v in evaluate({"tolerance": 0.1, "claims": [c2b]}, tables, None, None,
-                                          DriftInputs(drift, projections))}
+                                          DriftInputs.read(tmp_path))}
     derived = verdicts["C2b" + DRIFT_SUFFIX]
     excess = n * DOCS * (row.now_term_s - row.post_ratio * COUNT)
     assert derived.value == pytest.approx((serial_s - excess) / (ray_s - excess))

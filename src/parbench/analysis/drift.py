@@ -27,7 +27,9 @@ from ..primitives import PrimitiveSet
 AT_MOST, AT_LEAST, ABOUT = "at most", "at least", "about"
 _FLIP = {AT_MOST: AT_LEAST, AT_LEAST: AT_MOST, ABOUT: ABOUT}  # a bound on the 2019 ratio bounds the drift the other way
 DRIFT_LABEL = "2019 cost (the post's bound)"
-AT_2019, ALTERNATIVE = "2019", "alternative"  # projections_2019.csv's `cost`: the post's bound, or measured here
+# projections_2019.csv's `cost`: the post's bound, or the alternative measured here (text: a csv reader
+# would turn "2019" into a number)
+AT_2019, ALTERNATIVE = "post-bound", "alternative"
 
 
 class DriftError(ValueError):

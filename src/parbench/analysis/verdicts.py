@@ -391,7 +391,7 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
     if "cost" in projection:
         alternative = projection[(projection.cost == "alternative") & (projection.claim == claim["id"])
                                  & (projection.cores == claim["cores"])]
-        projection = projection[projection.cost == "2019"]
+        projection = projection[projection.cost == "post-bound"]
     else:
         alternative = projection.iloc[0:0]
     hit = (projection[(projection.claim == claim["id"]) & (projection.cores == claim["cores"])]
