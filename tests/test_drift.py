@@ -142,6 +142,17 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift(tmp_path):
     assert "stateful.generate_document_block as measured here instead, projected 14.00x [13.50, 14.50]" \
         in derived.explanation
     assert "What changed since 2019" in verdicts["C2b"].explanation and "at least 25.0x" in verdicts["C2b"].explanation
+    # cells that made their documents in one call: the excess is the per-document cost's, not per-word's
+    block_s = 0.001
+    with_block = drift_table(CLAIMS, primitives(**{"stateful.generate_document_block": block_s}))
+    with_block.to_csv(tmp_path / "drift.csv", index=False)
+    per_document = evaluate({"tolerance": 0.1, "claims": [c2b]}, tables, None, None,
+                            DriftInputs.read(tmp_path, {"document_generations": ["per-document"]}))
+    excess = n * DOCS * (block_s - row.post_ratio * COUNT)
+    assert per_document[-1].value == pytest.approx((serial_s - excess) / (ray_s - excess))
+    mixed = evaluate({"tolerance": 0.1, "claims": [c2b]}, tables, None, None,
+                     DriftInputs.read(tmp_path, {"document_generations": ["per-document", "per-word"]}))
+    assert mixed[-1].value is None and mixed[-1].measured == "not measured"
     # without the model's drift outputs the verdicts are as before
     assert [v.id for v in evaluate({"tolerance": 0.1, "claims": [c2b]}, tables)] == ["C2b", "C2b-scaled"]
 

@@ -325,9 +325,11 @@ class DriftInputs:
 
     drift: pd.DataFrame
     projections: pd.DataFrame
+    # How the run's B2 cells made their documents (run.json); None when its cells mixed both ways.
+    cells_generation: str | None = "per-word"
 
     @classmethod
-    def read(cls, folder: Path) -> DriftInputs | None:
+    def read(cls, folder: Path, run: dict[str, Any] | None = None) -> DriftInputs | None:
         paths = [folder / "drift.csv", folder / "projections_2019.csv"]
         if not all(p.exists() for p in paths):
             return None
@@ -337,7 +339,18 @@ class DriftInputs:
                 frames.append(pd.read_csv(path))
             except pd.errors.EmptyDataError:  # the model had nothing to write
                 frames.append(pd.DataFrame())
-        return cls(*frames)
+        generations = (run or {}).get("document_generations") or ["per-word"]  # older records: per word
+        return cls(frames[0], frames[1], generations[0] if len(generations) == 1 else None)
+
+    def cells_term_seconds(self, row) -> float | None:
+        """What the term cost in the run's cells: the row's own primitive for per-word cells, the
+        alternative's (per-document generation) for per-document cells, None for a mix."""
+        if self.cells_generation == "per-word":
+            return float(row.now_term_s)
+        alternative = self.drift[self.drift.term_primitive == row.alternative_primitive]
+        if self.cells_generation == "per-document" and len(alternative):
+            return float(alternative.iloc[0].now_term_s)
+        return None
 
     def binding(self, claim_id: str):
         """The drift row of the term that binds this claim, or None."""
@@ -355,17 +368,18 @@ def drift_sentence(row) -> str:
             f"on this machine: a drift of {row.drift_relation} {_fmt(row.drift, 1)}x")
 
 
-def _measured_at_2019_cost(claim: dict, tables: Tables, row) -> tuple[float, int] | None:
+def _measured_at_2019_cost(claim: dict, tables: Tables, row, cells_term_s: float | None) -> tuple[float, int] | None:
     """The claim's ratio at the run's largest core count with the term's excess over its 2019 cost
-    taken out of both sides' medians (each backend's trial holds N x per_core of the term)."""
+    taken out of both sides' medians (each backend's trial holds N x per_core of the term, at
+    cells_term_s each: the cost of the way the cells made it)."""
     summary = tables.summary[(tables.summary.workload == claim["workload"]) & (tables.summary.status == "ok")]
-    if summary.empty or not math.isfinite(row.per_core):
+    if summary.empty or not math.isfinite(row.per_core) or cells_term_s is None:
         return None
     n = int(summary.cores.max())
     at = summary[summary.cores == n].set_index("backend")
     if claim["backend"] not in at.index or claim["baseline"] not in at.index:
         return None
-    excess = n * row.per_core * (row.now_term_s - row.post_ratio * row.now_reference_s)
+    excess = n * row.per_core * (cells_term_s - row.post_ratio * row.now_reference_s)
     mine = float(at.loc[claim["backend"], "median_s"]) - excess
     base = float(at.loc[claim["baseline"], "median_s"]) - excess
     return (base / mine if mine > 0 else math.nan), n
@@ -380,7 +394,7 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
     base = dict(id=claim["id"] + DRIFT_SUFFIX, source=f"derived from {claim['id']}", kind="speedup_at_2019_cost",
                 text=f"{claim['text']}, with {row.term} at its 2019 cost (derived)",
                 claimed=f"{claim['value']}x at {claim['cores']} cores")
-    measured = _measured_at_2019_cost(claim, tables, row)
+    measured = _measured_at_2019_cost(claim, tables, row, drift.cells_term_seconds(row))
     numbers: dict[str, Any] = {}
     text = "not measured"
     if measured is not None and math.isfinite(measured[0]):
@@ -518,9 +532,9 @@ def judge(tables_dir: Path, claims_path: Path, projections: Path | None = None
     claims = load_claims(claims_path)
     quiet = quiet_check.check(points, tables.summary)
     projector = table_projector(pd.read_csv(projections)) if projections is not None else None
-    drift = DriftInputs.read(projections.parent) if projections is not None else None
-    verdicts = evaluate(claims, tables, quiet, projector, drift)
     header = json.loads((tables_dir / "run.json").read_text())
+    drift = DriftInputs.read(projections.parent, header) if projections is not None else None
+    verdicts = evaluate(claims, tables, quiet, projector, drift)
     header.update(quiet=quiet.quiet, quiet_summary=quiet.summary(),
                   busy_cores={str(c): r for c, r in quiet.busy_cores.items()},
                   tolerance=float(claims.get("tolerance", 0.1)),
