@@ -15,8 +15,10 @@ from parbench.analysis.model import (
     ModelInputs,
     holder_pipeline,
     predict,
+    with_generation,
 )
 from parbench.analysis.verdicts import load_claims
+from parbench.presets import PER_DOCUMENT, PER_WORD
 from parbench.primitives import KIND, PrimitiveSet, key_of
 
 DOCS, SLOTS, ROUNDS = 3, 4, 2
@@ -501,3 +503,17 @@ def test_a_projection_made_from_two_cores_is_checked_against_a_larger_machines_m
     assert (out.cores, out.projected, out.measured) == (4, pytest.approx(4.0), 3.0)
     assert out.error == pytest.approx(1 / 3) and out.inside_bracket  # the stated 0.50 efficiency reaches 2x
     assert out.bracket_low == pytest.approx(4.0 * model.CAPACITY_LOW_EFFICIENCY, rel=0.01)
+
+
+def test_both_document_generations_are_predicted_from_their_own_primitive():
+    counts = {key_of("stateful.count_document", {"k": k}): 0.1 for k in range(DOCS)}
+    seconds = costs(**{"stateful.generate_document": 0.05, "stateful.ray_submit_document": 0.01}, **counts)
+    seconds["stateful.generate_document_block"] = 0.001
+    per_word = inputs(seconds)
+    per_document = with_generation(per_word, PER_DOCUMENT)
+    for backend in ("serial", "multiprocessing", "ray", "multiprocessing_tuned"):
+        assert predict("stateful", backend, 4, per_document).seconds < predict("stateful", backend, 4, per_word).seconds
+    # serial: only the generation term changes, by N x D x (0.05 - 0.001)
+    saved = predict("stateful", "serial", 4, per_word).seconds - predict("stateful", "serial", 4, per_document).seconds
+    assert saved == pytest.approx(4 * DOCS * (0.05 - 0.001))
+    assert per_word.document_generation == PER_WORD  # the original inputs are untouched

@@ -29,7 +29,8 @@ def test_smoke_stage_measures_every_term_of_b1_and_b2(smoke_record):
     expected = {
         "numerical.convolve", "numerical.dumps_task", "numerical.loads_task", "numerical.dumps_result",
         "numerical.loads_result", "numerical.shm_copy_image", "numerical.pool_image_round_trip",
-        "stateful.generate_document", "stateful.dumps_document", "stateful.loads_document",
+        "stateful.generate_document", "stateful.generate_document_block", "stateful.dumps_document",
+        "stateful.loads_document",
         "transport.pool_round_trip", "transport.pool_per_task", "transport.executor_round_trip",
         "transport.executor_per_task",
         *(key_of("stateful.count_document", {"k": k}) for k in range(docs)),

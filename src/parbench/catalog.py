@@ -49,7 +49,8 @@ BACKEND_INFO: tuple[BackendInfo, ...] = (
                 "one process (expensive_init: TensorFlow with N threads, as the original)"),
     BackendInfo("multiprocessing", "multiprocessing (original)", ORIGINAL, 1,
                 "the original's multiprocessing.Pool code, its costs and its 4-slot bug included"),
-    BackendInfo("ray", "Ray", ORIGINAL, 0, "the original's Ray code: ray.put, actors (num_cpus=1)"),
+    BackendInfo("ray", "Ray", ORIGINAL, 0,
+                "the original's Ray code: ray.put, actors (B2: Ray's defaults, as the post; B3: num_cpus=1)"),
     BackendInfo("multiprocessing_tuned", "multiprocessing (tuned)", TUNED, 3,
                 "standard library written by an expert: shared memory (an anonymous mapping inherited at fork), "
                 "per-worker state, initializer"),

@@ -16,7 +16,15 @@ from pathlib import Path
 from . import __version__
 from .catalog import BACKENDS, FREE_THREADED_BACKENDS, WORKLOADS, worker_threads
 from .machine import THREAD_VARIABLES, CoreCountError, choose_cpus, pin_process, read_topology
-from .presets import PRESETS, PresetError, apply_overrides, get_preset
+from .presets import (
+    DOCUMENT_GENERATIONS,
+    PER_WORD,
+    PRESETS,
+    PresetError,
+    apply_overrides,
+    generation_problem,
+    get_preset,
+)
 
 DEFAULT_RESOURCES = Path("resources/expensive_init")
 
@@ -78,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--protocol", choices=("original", "alternative"), default="original",
                      help="original (default): time what the post timed; alternative: the backend's stated "
                           "alternative (B2 ray: actors ready before the timer), where it has one")
+    run.add_argument("--document-generation", choices=DOCUMENT_GENERATIONS, default=PER_WORD,
+                     help="stateful: how the driver makes each document's words: per-word (default, the post's "
+                          "code: one np.random.bytes call per word) or per-document (one call per document, "
+                          "sliced into the same words); other workloads ignore it")
     run.add_argument("--comparison-passes", type=_non_negative_int, default=1,
                      help="passes under the other protocol after the trials, for backends that have one "
                           "(recorded apart, never mixed with the trials; default 1)")
@@ -198,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _document_generation(workload: str, generation: str, sizes) -> str:
+    """The stateful cell's document generation, checked against its word size; the default elsewhere."""
+    if workload != "stateful":
+        return PER_WORD
+    problem = generation_problem(generation, sizes.word_bytes)
+    if problem:
+        raise PresetError(problem)
+    return generation
+
+
 def _set_thread_variables(threads: int) -> None:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
@@ -281,6 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         preset = get_preset(args.preset)
         sizes = apply_overrides(preset.sizes(args.workload), dict(args.size))
+        generation = _document_generation(args.workload, args.document_generation, sizes)
         cpus = None if args.ray_address else choose_cpus(args.cores, quota_cores=quota_cores(),
                                                          oversubscribe=args.oversubscribe)
     except (PresetError, CoreCountError) as exc:
@@ -302,11 +325,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .workloads.base import Cell
 
     cell = Cell(args.workload, args.backend, args.cores, tuple(cpus), sizes,
-                seed_for(args.workload, args.cores), args.resources.resolve(), args.ray_address)
+                seed_for(args.workload, args.cores), args.resources.resolve(), args.ray_address, generation)
     options = RunOptions(
         preset=args.preset, trials=args.trials, warmup=args.warmup, timeout_s=args.timeout, round=args.round,
         config_fields={"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
-                       "warmup": args.warmup, "protocol": args.protocol},
+                       "warmup": args.warmup, "protocol": args.protocol,
+                       **({"document_generation": generation} if args.workload == "stateful" else {})},
         foreign_load_before=load_before, oversubscribed=oversubscribed, protocol=args.protocol,
         comparison_passes=args.comparison_passes)
     try:

@@ -282,6 +282,9 @@ def _measure(backend, workload, record: Record, trials: int, rearm_signals, log:
     if backend.alternative_protocol is not None and comparison_passes:
         _compare_protocols(backend, workload, record, comparison_passes, log, label)
     record.backend_facts = backend.diagnostics()
+    cell_facts = getattr(workload, "cell_facts", None)
+    if cell_facts is not None:
+        record.workload_facts = cell_facts(backend.cell)
     record.software["threadpools"] = threadpools()
 
 

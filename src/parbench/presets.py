@@ -26,6 +26,25 @@ class StatefulSizes:
     mp_state_slots: int = 4  # the original's `range(4)` state lists (its known bug above 4 cores)
 
 
+# How B2's driver makes each document (config key document_generation, `parbench run
+# --document-generation`). Both give the same words, hence the same digests: numpy's bytes(n) draws
+# ceil(n / 4) 32-bit integers, so with 4 | word_bytes one call for the whole document is the
+# concatenation of the per-word calls (benchmarks/document_generation.py checks it).
+PER_WORD = "per-word"  # the post's code: one np.random.bytes(20) call per word
+PER_DOCUMENT = "per-document"  # one call per document, sliced into the same words
+DOCUMENT_GENERATIONS = (PER_WORD, PER_DOCUMENT)
+
+
+def generation_problem(generation: str, word_bytes: int) -> str | None:
+    """Why `generation` cannot make the per-word documents, or None."""
+    if generation not in DOCUMENT_GENERATIONS:
+        return f"document generation {generation!r} is not one of {', '.join(DOCUMENT_GENERATIONS)}"
+    if generation == PER_DOCUMENT and word_bytes % 4:
+        return (f"per-document generation gives the per-word words only when word_bytes is a multiple of 4 "
+                f"(numpy draws 4 bytes at a time), not {word_bytes}; use per-word or another word_bytes")
+    return None
+
+
 @dataclass(frozen=True)
 class ExpensiveInitSizes:
     rounds: int = 10  # 10 rounds x one predict per core

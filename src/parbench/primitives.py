@@ -285,8 +285,10 @@ def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
 
 def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list[int]:
     from collections import defaultdict
+    from dataclasses import replace
     from multiprocessing.reduction import ForkingPickler
 
+    from .presets import PER_DOCUMENT
     from .workloads.base import Cell
     from .workloads.stateful import count_prefixes, document_stream
 
@@ -299,6 +301,11 @@ def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list
         generate.append(time.perf_counter() - start)
     rec.add("stateful.generate_document", generate, "driver",
             "next(document_stream): the driver generating one document")
+    # The same documents made with one RNG call each (--document-generation per-document).
+    blocks = document_stream(replace(cell, document_generation=PER_DOCUMENT), SEED)
+    rec.time("stateful.generate_document_block", lambda: next(blocks), "driver",
+             "next(document_stream) with per-document generation: one RNG call per document, sliced",
+             repeats=max(rec.repeats, sizes.docs_per_core))
 
     threshold = sizes.popular_threshold
     document = next(docs)

@@ -178,6 +178,7 @@ def render_section(tables: Path, config_path: Path = CONFIG, records: Path = REF
         *[f"| {v.id} | {v.verdict} | {v.measured} | {_projection(v)} |" for v in verdicts.itertuples()],
         "",
         *_model_errors(tables),
+        *_drift(tables),
         END,
     ]
     return "\n".join(lines)
@@ -220,6 +221,23 @@ def _out_of_sample_errors(outside: pd.DataFrame) -> list[str]:
             "|---|---|---|---|---|---|---|",
             *[f"| {e.backend} | {e.cores} | {e.cells} | {pct(e.median_abs_error)} | {pct(e.worst_abs_error)} "
               f"| {e.worst_cell} | {pct(e.median_abs_ratio_error_vs_serial)} |" for e in outside.itertuples()],
+            ""]
+
+
+def _drift(tables: Path) -> list[str]:
+    """What changed since 2019 (drift.csv of the model stage), where the reference has it."""
+    path = tables / "drift.csv"
+    if not path.exists():
+        return []
+    drift = pd.read_csv(path)
+    return ["What changed since 2019 (`drift.csv`, `src/parbench/analysis/drift.py`): each cost that the post's "
+            "seconds bound, over a cost of the same workload that did not change, in the post and here:",
+            "",
+            "| workload | cost term | over | in the post | here | drift |",
+            "|---|---|---|---|---|---|",
+            *[f"| {d.workload} | {d.term} | {d.reference} | {d.post_relation} {d.post_ratio:.3g} | {d.now_ratio:.3g} "
+              f"({d.now_term_s:.3g} s / {d.now_reference_s:.3g} s) | {d.drift_relation} {d.drift:.3g}x ({d.reading}) |"
+              for d in drift.itertuples()],
             ""]
 
 

@@ -91,6 +91,8 @@ class Record:
     # and the harness's time from its start to the record being complete.
     startup_seconds: float | None = None
     harness_seconds: float | None = None
+    # What the workload reports about the cell's own inputs (stateful: document generation and its seconds).
+    workload_facts: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

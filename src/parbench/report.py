@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 import jinja2
@@ -17,7 +18,7 @@ import pandas as pd
 
 from .analysis.aggregate import load_records
 from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
-from .analysis.verdicts import SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
+from .analysis.verdicts import DRIFT_SUFFIX, SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
 from .catalog import ALTERNATIVES, BACKEND_LABELS, BACKEND_ORDER, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
 from .records import NOT_APPLICABLE, write_atomic
 
@@ -292,7 +293,7 @@ def _claim_rows(verdicts: list[dict]) -> list[dict]:
         if v.get("projected") is not None:
             ci = fmt_ci(v.get("projected_ci_low"), v.get("projected_ci_high"))
             projection = f"{fmt(v['projected'])}x {ci} at {v['projected_cores']} cores (projected)" + _bracket(v)
-        rows.append({**v, "projection": projection, "derived": v["id"].endswith(SCALED_SUFFIX)})
+        rows.append({**v, "projection": projection, "derived": v["id"].endswith((SCALED_SUFFIX, DRIFT_SUFFIX))})
     return rows
 
 
@@ -354,6 +355,30 @@ def _out_of_sample(check: pd.DataFrame) -> dict | None:
         "misses": [f"{r.workload}/{r.backend}/{int(r.cores)}: {r.note}"
                    for r in have[have.abs_error > OUT_OF_SAMPLE_MISS].itertuples()],
     }
+
+
+def _drift(model_check: Path | None, records) -> dict | None:
+    """What changed since 2019: the model stage's drift.csv (beside model_check.csv), and how this
+    run's B2 cells generated their documents (their records' workload_facts)."""
+    path = model_check.parent / "drift.csv" if model_check is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+    rows = [{"workload": r.workload, "term": r.term, "reference": r.reference,
+             "post": f"{r.post_relation} {r.post_ratio:.3g}", "basis": r.post_basis,
+             "now": f"{r.now_ratio:.3g} ({fmt(r.now_term_s, 4)} s / {fmt(r.now_reference_s, 4)} s)",
+             "drift": f"{r.drift_relation} {r.drift:.3g}x ({r.reading})"} for r in table.itertuples()]
+    generations: dict[str, list[float]] = {}
+    for record in records:
+        facts = record.workload_facts or {}
+        if facts.get("generation_seconds_per_document") is not None:
+            generations.setdefault(facts["document_generation"], []).append(facts["generation_seconds_per_document"])
+    cells = [{"generation": g, "cells": len(v), "seconds": fmt(statistics.median(v), 4)}
+             for g, v in sorted(generations.items())]
+    return {"rows": rows, "generation_cells": cells}
 
 
 def render_report(tables: Path, record_paths, environment: Path, claims_path: Path, template: Path,
@@ -421,6 +446,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "speedup_figure": _relative(figures / "speedup.png", out.parent),
         "software": records[0].software if records else {},
         "quiet_ceiling": QUIET_CEILING, "foreign_load_max": FOREIGN_LOAD_MAX,
+        "drift": _drift(model_check, records),
     }
     loader = jinja2.FileSystemLoader(str(template.parent))
     environment_j2 = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,

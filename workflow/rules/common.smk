@@ -102,7 +102,7 @@ CALIBRATION_PRIORITY = plan.calibration_priorities(ORDER, ROUNDS)
 RECORD = "results/raw/{workload}/{backend}/{cores}/round{round}.json"
 PLAN_FILE = "results/plan.json"
 AGGREGATE_TABLES = ["timings", "summary", "speedups", "growth", "calibration", "calibration_points"]
-MODEL_TABLES = ["model_check", "model_errors", "projections", "model_curves"]
+MODEL_TABLES = ["model_check", "model_errors", "projections", "model_curves", "drift", "projections_2019"]
 # The model figures cover every workload the run measured (the reference run: all three).
 MODEL_WORKLOADS = WORKLOADS
 REFERENCE_PRIMITIVES = Path("paper/reference/primitives.json")
@@ -122,6 +122,13 @@ def cell_priority(wildcards):
 
 def warmup_option():
     return "" if config["warmup"] == "original" else f"--warmup {config['warmup']}"
+
+
+def document_generation_option(wildcards):
+    """`--document-generation G` for the stateful cells (the config's document_generation)."""
+    if wildcards.workload == "stateful":
+        return f"--document-generation {config['document_generation']}"
+    return ""
 
 
 def ray_address_option(wildcards):

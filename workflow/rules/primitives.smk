@@ -48,7 +48,7 @@ rule model:
         primitives=lambda wildcards: primitives_for(wildcards.outdir),
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         claims="paper/claims.yaml",
-        code=["src/parbench/analysis/model.py", "src/parbench/model_figures.py"],
+        code=["src/parbench/analysis/model.py", "src/parbench/analysis/drift.py", "src/parbench/model_figures.py"],
         oversubscribed=lambda wildcards: oversubscribed_for(wildcards.outdir),
     output:
         expand("{{outdir}}/{table}.csv", table=MODEL_TABLES),

@@ -314,6 +314,9 @@ def run_header(records: list[Record]) -> dict:
         "first_started": min((r.started_at for r in records), default=None),
         "last_finished": max((r.finished_at for r in records), default=None),
         "trial_seconds": round(sum(t.seconds for r in records for t in r.trials), 1),
+        # B2's document generation(s) in this run's records (none named: records from before the setting)
+        "document_generations": sorted({(r.workload_facts or {}).get("document_generation") for r in records}
+                                       - {None}),
     }
 
 

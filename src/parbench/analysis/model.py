@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..presets import PER_DOCUMENT, PER_WORD
 from ..primitives import PrimitiveSet, key_of
 
 DRIVER = "driver"
@@ -168,6 +169,7 @@ class ModelInputs:
     # count (the central assumption); a number = Amdahl's law with this parallel fraction from there.
     tf_parallel_fraction: float | None = None
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # predictions already made
+    document_generation: str = PER_WORD  # B2: which of the driver's two ways to make a document is predicted
 
     @classmethod
     def means(cls, primitives: PrimitiveSet, calibration: pd.DataFrame) -> ModelInputs:
@@ -451,6 +453,20 @@ def _stateful_sizes(m: ModelInputs) -> tuple[int, int]:
     return int(sizes["docs_per_core"]), int(sizes["mp_state_slots"])
 
 
+# B2's driver makes a document per word (the post's code) or in one RNG call (`--document-generation`):
+# each is a primitive of its own, so both variants are predicted.
+GENERATION_PRIMITIVES = {PER_WORD: "stateful.generate_document", PER_DOCUMENT: "stateful.generate_document_block"}
+
+
+def with_generation(inputs: ModelInputs, generation: str) -> ModelInputs:
+    """The same inputs, predicting B2 with `generation` (a fresh prediction cache)."""
+    return replace(inputs, document_generation=generation, cache={})
+
+
+def _generate(m: ModelInputs) -> float:
+    return m.costs(GENERATION_PRIMITIVES[m.document_generation])
+
+
 def _counting(m: ModelInputs, docs: int) -> list[float]:
     """count_document[k], k = 0 .. docs - 1: counting into a state that holds k documents."""
     return [m.costs("stateful.count_document", k=k) for k in range(docs)]
@@ -463,7 +479,7 @@ def stateful_serial(n: int, m: ModelInputs) -> Prediction:
         T(N) = N x D x generate_document + N x sum_k count_document[k]        (one process)
     """
     docs, _ = _stateful_sizes(m)
-    g = m.costs("stateful.generate_document")
+    g = _generate(m)
     per_state = sum(_counting(m, docs))
     return _single("stateful", "serial", n, [
         _term("generating the documents", DRIVER, n * docs, g),
@@ -489,7 +505,7 @@ def stateful_multiprocessing(n: int, m: ModelInputs) -> Prediction:
     c = m.costs
     docs, slots = _stateful_sizes(m)
     s = min(n, slots)
-    g = c("stateful.generate_document")
+    g = _generate(m)
     doc_bytes = c.fact("stateful.document_bytes")
     state_bytes = {int(k): v for k, v in c.fact("stateful.state_bytes").items()}
     rt, per_task = c("transport.pool_round_trip"), c("transport.pool_per_task")
@@ -556,7 +572,7 @@ def _stateful_actors(backend: str, n: int, m: ModelInputs, send: float, send_cpu
     holder's start-up that falls inside the timer (Ray's fresh actors, not waited for)."""
     c = m.costs
     docs, _ = _stateful_sizes(m)
-    g = c("stateful.generate_document")
+    g = _generate(m)
     counting = _counting(m, docs)
     cap, assumption = m.capacity.at(n)
     popular = c("stateful.dumps_popular") + c("stateful.loads_popular")
@@ -630,7 +646,7 @@ def stateful_concurrent_futures(n: int, m: ModelInputs) -> Prediction:
     """
     c = m.costs
     docs, _ = _stateful_sizes(m)
-    g = c("stateful.generate_document")
+    g = _generate(m)
     doc_bytes = c.fact("stateful.document_bytes")
     counting = sum(_counting(m, docs))
     rt, per_task = c("transport.executor_round_trip"), c("transport.executor_per_task")
@@ -1523,6 +1539,9 @@ def write_model_outputs(primitives_path: Path, tables: Path, claims_path: Path, 
         path = out_dir / f"{name}.csv"
         write_atomic(path, frame.to_csv(index=False))
         written.append(path)
+    from .drift import write_drift_outputs  # what changed since 2019 (drift.csv, projections_2019.csv)
+
+    written += write_drift_outputs(claims, primitives, calibration, out_dir, ORIGINAL_CORES, resamples)
     if figures_dir is not None:
         from ..model_figures import render_model_figures
 

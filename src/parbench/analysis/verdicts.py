@@ -319,6 +319,121 @@ def _scaled(claim: dict, tables: Tables, tol: float) -> ClaimVerdict | None:
                                      f"{tol:.0%} tolerance). A derived check, not the post's own number."))
 
 
+# ----------------------------------------------- claims under the 2019 cost of a drifted term (analysis/drift.py)
+
+DRIFT_SUFFIX = "-2019cost"
+
+
+@dataclass(frozen=True)
+class DriftInputs:
+    """The model stage's drift.csv and projections_2019.csv."""
+
+    drift: pd.DataFrame
+    projections: pd.DataFrame
+    # How the run's B2 cells made their documents (run.json); None when its cells mixed both ways.
+    cells_generation: str | None = "per-word"
+
+    @classmethod
+    def read(cls, folder: Path, run: dict[str, Any] | None = None) -> DriftInputs | None:
+        paths = [folder / "drift.csv", folder / "projections_2019.csv"]
+        if not all(p.exists() for p in paths):
+            return None
+        frames = []
+        for path in paths:
+            try:
+                frames.append(pd.read_csv(path))
+            except pd.errors.EmptyDataError:  # the model had nothing to write
+                frames.append(pd.DataFrame())
+        generations = (run or {}).get("document_generations") or ["per-word"]  # older records: per word
+        return cls(frames[0], frames[1], generations[0] if len(generations) == 1 else None)
+
+    def cells_term_seconds(self, row) -> float | None:
+        """What the term cost in the run's cells: the row's own primitive for per-word cells, the
+        alternative's (per-document generation) for per-document cells, None for a mix."""
+        if self.cells_generation == "per-word":
+            return float(row.now_term_s)
+        alternative = self.drift[self.drift.term_primitive == row.alternative_primitive]
+        if self.cells_generation == "per-document" and len(alternative):
+            return float(alternative.iloc[0].now_term_s)
+        return None
+
+    def binding(self, claim_id: str):
+        """The drift row of the term that binds this claim, or None."""
+        if self.drift.empty or "binds" not in self.drift:
+            return None
+        hit = self.drift[self.drift.binds.fillna("").str.split().apply(lambda ids: claim_id in ids)]
+        return hit.iloc[0] if len(hit) else None
+
+
+def drift_sentence(row) -> str:
+    """The drift of one term, in words and numbers."""
+    return (f"{row.term} costs {_fmt(row.now_term_s, 4)} s here, {_fmt(row.now_ratio, 3)} x {row.reference} "
+            f"({_fmt(row.now_reference_s, 3)} s); the post's own seconds allow {row.post_relation} "
+            f"{_fmt(row.post_ratio, 3)} x ({row.post_basis}), i.e. {_fmt(row.post_ratio * row.now_reference_s, 4)} s "
+            f"on this machine: a drift of {row.drift_relation} {_fmt(row.drift, 1)}x")
+
+
+def _measured_at_2019_cost(claim: dict, tables: Tables, row, cells_term_s: float | None) -> tuple[float, int] | None:
+    """The claim's ratio at the run's largest core count with the term's excess over its 2019 cost
+    taken out of both sides' medians (each backend's trial holds N x per_core of the term, at
+    cells_term_s each: the cost of the way the cells made it)."""
+    summary = tables.summary[(tables.summary.workload == claim["workload"]) & (tables.summary.status == "ok")]
+    if summary.empty or not math.isfinite(row.per_core) or cells_term_s is None:
+        return None
+    n = int(summary.cores.max())
+    at = summary[summary.cores == n].set_index("backend")
+    if claim["backend"] not in at.index or claim["baseline"] not in at.index:
+        return None
+    excess = n * row.per_core * (cells_term_s - row.post_ratio * row.now_reference_s)
+    mine = float(at.loc[claim["backend"], "median_s"]) - excess
+    base = float(at.loc[claim["baseline"], "median_s"]) - excess
+    return (base / mine if mine > 0 else math.nan), n
+
+
+def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -> ClaimVerdict | None:
+    """A derived row: the claim with the drifted term at the cost the post allows, measured (less the
+    excess) at the run's cores and projected at the claim's cores."""
+    row = drift.binding(claim["id"])
+    if row is None or claim["kind"] != "speedup":
+        return None
+    base = dict(id=claim["id"] + DRIFT_SUFFIX, source=f"derived from {claim['id']}", kind="speedup_at_2019_cost",
+                text=f"{claim['text']}, with {row.term} at its 2019 cost (derived)",
+                claimed=f"{claim['value']}x at {claim['cores']} cores")
+    measured = _measured_at_2019_cost(claim, tables, row, drift.cells_term_seconds(row))
+    numbers: dict[str, Any] = {}
+    text = "not measured"
+    if measured is not None and math.isfinite(measured[0]):
+        numbers = dict(value=measured[0], cores=measured[1], depends_on_cores=[measured[1]])
+        text = (f"{_fmt(measured[0])}x at {measured[1]} cores (measured medians less the term's excess; derived, "
+                f"no CI)")
+    projection = drift.projections
+    if "cost" in projection:
+        alternative = projection[(projection.cost == "alternative") & (projection.claim == claim["id"])
+                                 & (projection.cores == claim["cores"])]
+        projection = projection[projection.cost == "post-bound"]
+    else:
+        alternative = projection.iloc[0:0]
+    hit = (projection[(projection.claim == claim["id"]) & (projection.cores == claim["cores"])]
+           if not projection.empty else projection)
+    if len(hit):
+        p = hit.iloc[0]
+        numbers.update(projected=float(p.projected), projected_ci_low=float(p.ci_low),
+                       projected_ci_high=float(p.ci_high), projected_cores=int(claim["cores"]),
+                       projection_note=str(p.label))
+    verdict = NOT_TESTABLE
+    if numbers.get("cores") == claim["cores"]:
+        verdict = REPRODUCED if numbers["value"] >= claim["value"] * (1 - tol) else NOT_REPRODUCED
+    projected = (f" Projected at {claim['cores']} cores with it at that cost: "
+                 f"{_with_ci(numbers['projected'], numbers['projected_ci_low'], numbers['projected_ci_high'])} "
+                 f"(a projection of the cost model, not a measurement)." if "projected" in numbers else "")
+    if len(alternative):
+        a = alternative.iloc[0]
+        projected += (f" With {a.term} as measured here instead, projected "
+                      f"{_with_ci(a.projected, a.ci_low, a.ci_high)} (a projection).")
+    return ClaimVerdict(**base, measured=text, verdict=verdict, **numbers,
+                        explanation=f"{drift_sentence(row)}.{projected} A derived check, not the post's own number.")
+
+
 def _gate_on_quiet(verdict: ClaimVerdict, quiet: QuietCheck | None) -> ClaimVerdict:
     if quiet is None or verdict.verdict not in (REPRODUCED, NOT_REPRODUCED):
         return verdict
@@ -372,8 +487,9 @@ def _attach_projection(verdict: ClaimVerdict, projection: dict) -> None:
 
 
 def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = None,
-             projector: Projector | None = None) -> list[ClaimVerdict]:
-    """Every claim's verdict, then the derived (scaled) verdicts, in the claims file's order."""
+             projector: Projector | None = None, drift: DriftInputs | None = None) -> list[ClaimVerdict]:
+    """Every claim's verdict, then the derived (scaled, and with a drifted term at its 2019 cost)
+    verdicts, in the claims file's order."""
     tol = float(claims.get("tolerance", 0.1))
     out, derived = [], []
     for claim in claims["claims"]:
@@ -386,7 +502,24 @@ def evaluate(claims: dict[str, Any], tables: Tables, quiet: QuietCheck | None = 
         scaled = _scaled(claim, tables, tol)
         if scaled is not None:
             derived.append(_gate_on_quiet(scaled, quiet))
+        derived += _drift_rows(claim, verdict, tables, drift, tol, quiet)
     return out + derived
+
+
+def _drift_rows(claim: dict, verdict: ClaimVerdict, tables: Tables, drift: DriftInputs | None, tol: float,
+                quiet: QuietCheck | None) -> list[ClaimVerdict]:
+    """The claim's row at the 2019 cost of the term that binds it; the claim's own explanation then
+    names the drift."""
+    if drift is None:
+        return []
+    at_2019 = _at_2019_cost(claim, tables, drift, tol)
+    if at_2019 is None:
+        return []
+    verdict.explanation += (f" What changed since 2019: {drift_sentence(drift.binding(claim['id']))}; with it at "
+                            f"that cost the claim reads {at_2019.measured}"
+                            + (f", projected {_fmt(at_2019.projected)}x at {at_2019.projected_cores} cores"
+                               if at_2019.projected is not None else "") + f" (row {at_2019.id}).")
+    return [_gate_on_quiet(at_2019, quiet)]
 
 
 def write_verdicts(verdicts: list[ClaimVerdict], header: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -422,8 +555,9 @@ def judge(tables_dir: Path, claims_path: Path, projections: Path | None = None
     claims = load_claims(claims_path)
     quiet = quiet_check.check(points, tables.summary)
     projector = table_projector(pd.read_csv(projections)) if projections is not None else None
-    verdicts = evaluate(claims, tables, quiet, projector)
     header = json.loads((tables_dir / "run.json").read_text())
+    drift = DriftInputs.read(projections.parent, header) if projections is not None else None
+    verdicts = evaluate(claims, tables, quiet, projector, drift)
     header.update(quiet=quiet.quiet, quiet_summary=quiet.summary(),
                   busy_cores={str(c): r for c, r in quiet.busy_cores.items()},
                   tolerance=float(claims.get("tolerance", 0.1)),

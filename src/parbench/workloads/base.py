@@ -80,6 +80,7 @@ class Cell:
     seed: int
     resources: Path  # prepared model and data (expensive_init)
     ray_address: str | None = None
+    document_generation: str = "per-word"  # stateful: how the driver makes a document (workloads/stateful.py)
 
 
 class Backend:

@@ -9,11 +9,14 @@ whole state into and back out of every call.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ..presets import PER_DOCUMENT, generation_problem
 from .base import (
     START_METHOD,
     Backend,
@@ -30,8 +33,12 @@ from .libraries import JoblibBackend
 NAME = "stateful"
 WORK_UNIT = "documents"
 
+_generation_seconds: list[float] = []  # this process's seconds per generated document (the driver's)
+
+
 
 def make_inputs(cell: Cell) -> dict:
+    _generation_seconds.clear()  # cell_facts covers this cell's documents only
     return {"seed": cell.seed}
 
 
@@ -40,11 +47,34 @@ def work_expected(cell: Cell) -> int:
 
 
 def document_stream(cell: Cell, seed: int):
-    """The same documents, in the same order, for every backend and every trial."""
-    rng = np.random.default_rng(seed)
+    """The same documents, in the same order, for every backend, every trial and both generations.
+
+    numpy's legacy RandomState, as the post's np.random.bytes (seeded here); README, "Document
+    generation", has the measured costs of the alternatives.
+    """
+    problem = generation_problem(cell.document_generation, cell.sizes.word_bytes)
+    if problem:
+        raise ValueError(problem)
+    rng = np.random.RandomState(np.random.MT19937(seed))  # MT19937 as np.random's; any seed size
     words, nbytes = cell.sizes.words_per_doc, cell.sizes.word_bytes
+    clock = time.perf_counter
     while True:
-        yield [rng.bytes(nbytes) for _ in range(words)]
+        start = clock()
+        if cell.document_generation == PER_DOCUMENT:
+            block = rng.bytes(words * nbytes)
+            document = [block[i:i + nbytes] for i in range(0, words * nbytes, nbytes)]
+        else:
+            document = [rng.bytes(nbytes) for _ in range(words)]
+        _generation_seconds.append(clock() - start)
+        yield document
+
+
+def cell_facts(cell: Cell) -> dict:
+    """For the record: how this cell's driver made its documents and what one cost (mean seconds
+    over every document generated in this process: warm-ups, trials and comparison passes)."""
+    seconds = _generation_seconds
+    return {"document_generation": cell.document_generation, "documents_generated": len(seconds),
+            "generation_seconds_per_document": sum(seconds) / len(seconds) if seconds else None}
 
 
 def summarize(result: tuple[set[bytes], int]) -> tuple[int, str]:
@@ -146,19 +176,35 @@ class Multiprocessing(PoolBackend):
 
 class Ray(RayBackend):
     name = "ray"
-    before_trial_region = ("the previous trial's actors killed; N fresh actors (num_cpus=1) created without "
-                           "waiting for them, as the post's code did right before its timer")
+    before_trial_region = ("the previous trial's actors killed; N fresh actors created without waiting for them, as "
+                           "the post's code did right before its timer; local Ray: the post's bare @ray.remote "
+                           "(1 CPU to be placed, none held while running)")
     timed_region = ("driver generates 10 documents per core, add_document.remote to actor i % N, "
                     "ray.get of every actor's get_popular, union (actor start-up still under way at the "
                     "start overlaps the timed region, as in the post)")
     alternative_protocol = "the N fresh actors are waited for (ready) before the timer starts"
     notes = ("the post creates the actors right before its timer and does not wait for them, so part of "
-             "their start-up falls inside its timed region; fresh actors every pass keep each pass the same",)
+             "their start-up falls inside its timed region; fresh actors every pass keep each pass the same",
+             "as the post's code: the actor class is shipped by value (as a class defined in a script is) and, "
+             "on a local Ray, keeps Ray's default resources (the post's bare @ray.remote); shipped by reference "
+             "with num_cpus=1, each trial's fresh actors imported parbench (scipy included) and waited for the "
+             "killed actors' CPUs inside the timer, and the cell took 1.30x and 1.49x the post's code at 1 and 2 "
+             "cores (benchmarks/compare_original.py; README, 'B2 Ray timed as the post's code is')",
+             "cluster mode: num_cpus=1 so that the N actors spread over the nodes; the killed actors' CPUs "
+             "are waited for before the fresh actors are made (untimed)")
 
     def start(self):
         import ray
+        from ray import cloudpickle
 
-        self.actor_class = ray.remote(num_cpus=1)(StreamingPrefixCount)
+        # The post defines its actor class in its script, so Ray ships the class by value and a fresh
+        # actor imports nothing of it. Shipped by reference, every trial's fresh actors would import
+        # parbench.workloads (scipy and TensorFlow's neighbours included: about 3 s here) inside the timer.
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        # Local: the post's bare @ray.remote (Ray's defaults: 1 CPU to place an actor, 0 while it runs),
+        # so fresh actors are placed at once. Cluster: 1 CPU each, or Ray could pack them on one node.
+        self.actor_class = ray.remote(num_cpus=1)(StreamingPrefixCount) if self.cell.ray_address \
+            else ray.remote(StreamingPrefixCount)
         self.actors = []
 
     def before_trial(self):
@@ -166,6 +212,8 @@ class Ray(RayBackend):
 
         for actor in self.actors:
             ray.kill(actor)
+        if self.actors and self.cell.ray_address:
+            wait_for_cpus(self.cell.cores)
         threshold = self.cell.sizes.popular_threshold
         self.actors = [self.actor_class.remote(threshold) for _ in range(self.cell.cores)]
         if self.alternative:
@@ -180,6 +228,18 @@ class Ray(RayBackend):
             self.actors[i % n].add_document.remote(next(docs))
         popular = ray.get([a.get_popular.remote() for a in self.actors])
         return set().union(*popular), total
+
+
+def wait_for_cpus(cpus: int, timeout_s: float = 60.0) -> None:
+    """Until Ray has `cpus` CPUs free again (killed actors give theirs back asynchronously)."""
+    import ray
+
+    deadline = time.monotonic() + timeout_s
+    while ray.available_resources().get("CPU", 0) < cpus:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Ray still lacks {cpus} free CPUs {timeout_s:.0f} s after the previous trial's "
+                               f"actors were killed; is another job using the cluster?")
+        time.sleep(0.02)
 
 
 # ------------------------------------------------------------------ multiprocessing_tuned
