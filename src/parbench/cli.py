@@ -211,9 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _document_generation(workload: str, generation: str, sizes) -> str:
-    """The stateful cell's document generation, checked against its word size; the default elsewhere."""
+    """The run's document generation, checked against the word size of a stateful cell.
+
+    Only stateful cells generate documents, but every cell records the run's choice in its config
+    hash, so that one run's records share one hash (aggregation refuses a mix)."""
     if workload != "stateful":
-        return PER_WORD
+        return generation
     problem = generation_problem(generation, sizes.word_bytes)
     if problem:
         raise PresetError(problem)
@@ -329,8 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(
         preset=args.preset, trials=args.trials, warmup=args.warmup, timeout_s=args.timeout, round=args.round,
         config_fields={"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
-                       "warmup": args.warmup, "protocol": args.protocol,
-                       **({"document_generation": generation} if args.workload == "stateful" else {})},
+                       "warmup": args.warmup, "protocol": args.protocol, "document_generation": generation},
         foreign_load_before=load_before, oversubscribed=oversubscribed, protocol=args.protocol,
         comparison_passes=args.comparison_passes)
     try:

@@ -125,10 +125,9 @@ def warmup_option():
 
 
 def document_generation_option(wildcards):
-    """`--document-generation G` for the stateful cells (the config's document_generation)."""
-    if wildcards.workload == "stateful":
-        return f"--document-generation {config['document_generation']}"
-    return ""
+    """`--document-generation G` for every cell: the stateful cells generate that way, and every
+    record's config hash carries the run's choice, so that the run's records aggregate together."""
+    return f"--document-generation {config['document_generation']}"
 
 
 def ray_address_option(wildcards):
