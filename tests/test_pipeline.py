@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, copy_project, snakemake, snakemake_env
-from parbench.analysis.verdicts import VERDICTS
+from parbench.analysis.verdicts import DRIFT_SUFFIX, SCALED_SUFFIX, VERDICTS
 from parbench.machine import read_topology
 
 # Why this module's slow tests are slow (bin/test --quick leaves them out).
@@ -111,7 +111,7 @@ def test_verdict_files_and_the_report_table_hold_the_same_rows(smoke_run):
     assert data["run"]["preset"] == "smoke" and data["run"]["rounds"] == 2
     report = (project / "results" / "report.md").read_text()
     table = {cells[1]: cells for cells in ([c.strip() for c in line.split("|")] for line in report.splitlines()
-                                           if re.match(r"^\| C\d[a-z]?(-scaled)? \|", line))}
+                                           if re.match(rf"^\| C\d[a-z]?({SCALED_SUFFIX}|{DRIFT_SUFFIX})? \|", line))}
     assert sorted(table) == sorted(csv.id)
     for row in csv.itertuples():
         assert table[row.id][5] == f"**{row.verdict}**"
