@@ -17,6 +17,7 @@ from parbench.analysis.model import (
     predict,
     with_generation,
 )
+from parbench.analysis.model import check as model_check
 from parbench.analysis.verdicts import load_claims
 from parbench.presets import PER_DOCUMENT, PER_WORD
 from parbench.primitives import KIND, PrimitiveSet, key_of
@@ -430,7 +431,7 @@ def test_an_oversubscribed_cell_gets_the_ceiling_of_the_cpus_it_had():
     assert value == pytest.approx(1.8) and "16 workers share 2 CPUs" in note
     assert cap.at(2) == (1.8, None)
     m = inputs(costs(**{"numerical.convolve": 1.0}), {1: 1.0, 2: 1.8})
-    capped = model._inputs_for(type("Cell", (), {"cpus": 2, "cores": 8})(), m, {})
+    capped = model_check._inputs_for(type("Cell", (), {"cpus": 2, "cores": 8})(), m, {})
     # 8 convolutions on 2 CPUs' ceiling, not 8 cores'
     assert predict("numerical", "ray", 8, capped).seconds == pytest.approx(8 / 1.8)
     assert predict("numerical", "ray", 8, m).seconds < 8 / 1.8
@@ -447,7 +448,7 @@ def test_out_of_sample_errors_are_per_backend_and_n_and_never_pooled_with_the_re
     inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "workload": "stateful", "backend": "ray", "cores": 2,
                             "original_backend": True, "abs_error": 0.05, "error": 0.05}])
     outside = oversubscribed_rows({("serial", 4): -0.4, ("ray", 4): -0.5, ("ray", 8): 0.1})
-    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    outside["ratio_error_vs_serial"] = model_check._ratio_errors(outside)
     both = pd.concat([inside, outside], ignore_index=True)
     assert model.error_summary(both).set_index("backend").loc["ray", "cells"] == 1  # in-sample only
     table = model.out_of_sample_errors(both).set_index(["backend", "cores"])
@@ -460,15 +461,15 @@ def test_out_of_sample_errors_are_per_backend_and_n_and_never_pooled_with_the_re
 
 def test_an_out_of_sample_miss_is_explained_by_the_machine_or_by_the_term_the_model_lacks():
     rows = oversubscribed_rows({("serial", 4): -0.6, ("multiprocessing", 4): -0.55, ("ray", 4): -0.75})
-    rows["ratio_error_vs_serial"] = model._ratio_errors(rows)
-    notes = {r.backend: model._out_of_sample_note(r) for _, r in rows.iterrows()}
+    rows["ratio_error_vs_serial"] = model_check._ratio_errors(rows)
+    notes = {r.backend: model_check._out_of_sample_note(r) for _, r in rows.iterrows()}
     assert "serial missed alike" in notes["multiprocessing"]  # 0.45 / 0.4 - 1 = +12%: the machine's speed
     assert "the model lacks" in notes["ray"] and "run-queue" in notes["ray"]  # 0.25 / 0.4 - 1 = -38%
     faster = oversubscribed_rows({("serial", 4): -0.6, ("ray", 4): -0.4})  # 0.6 / 0.4 - 1 = +50% against serial
-    faster["ratio_error_vs_serial"] = model._ratio_errors(faster)
-    note = model._out_of_sample_note(faster.iloc[1])
+    faster["ratio_error_vs_serial"] = model_check._ratio_errors(faster)
+    note = model_check._out_of_sample_note(faster.iloc[1])
     assert "run-queue" not in note and "serial at the same N, the reference" in note
-    assert "convolved faster" in model._out_of_sample_note(faster.assign(workload="numerical").iloc[1])
+    assert "convolved faster" in model_check._out_of_sample_note(faster.assign(workload="numerical").iloc[1])
     assert "machine's own speed" in notes["serial"]
 
 
@@ -480,7 +481,7 @@ def test_an_oversubscribed_folder_without_its_primitives_is_one_clear_error(tmp_
 def test_the_model_error_takes_out_of_sample_cells_against_serial_at_the_same_n():
     inside = pd.DataFrame([{"sample": model.IN_SAMPLE, "backend": "ray", "error": 0.1}])
     outside = oversubscribed_rows({("serial", 4): -0.5, ("ray", 4): -0.4})
-    outside["ratio_error_vs_serial"] = model._ratio_errors(outside)
+    outside["ratio_error_vs_serial"] = model_check._ratio_errors(outside)
     error = model.ModelError.from_check(pd.concat([inside, outside], ignore_index=True))
     # ray: 0.1 in-sample, and 0.6 / 0.5 - 1 = +20% against serial (not its -40% of absolute seconds)
     assert np.expm1(np.sort(error.by_backend["ray"])) == pytest.approx([0.1, 0.2])

@@ -1,5 +1,5 @@
 # The cost model's inputs: every cost term of the backends' timed regions, timed on its own at the
-# run's preset (src/parbench/primitives.py). One timing job per round (all cores, the single
+# run's preset (src/parbench/primitives/). One timing job per round (all cores, the single
 # bench_slot, like a cell), right after that round's cells: the machine's speed drifts (this VM's
 # predict takes 0.70 s or 1.35 s in spells), and primitives measured in one spell would not see the
 # states the cells saw. Round 0 runs after round 0, so an interrupted run has its first cells early.
@@ -48,7 +48,11 @@ rule model:
         primitives=lambda wildcards: primitives_for(wildcards.outdir),
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         claims="paper/claims.yaml",
-        code=["src/parbench/analysis/model.py", "src/parbench/analysis/drift.py", "src/parbench/model_figures.py"],
+        code=[
+            *sorted(str(p) for p in Path("src/parbench/analysis/model").glob("*.py")),  # one module per workload
+            "src/parbench/analysis/drift.py",
+            "src/parbench/model_figures.py",
+        ],
         oversubscribed=lambda wildcards: oversubscribed_for(wildcards.outdir),
     output:
         expand("{{outdir}}/{table}.csv", table=MODEL_TABLES),

@@ -59,7 +59,7 @@ class ClaimVerdict:
     projected_cores: int | None = None
     projection_note: str = ""  # the dominant term, in one sentence
     # The bracket around the projection: re-draws, the model's measured error and every binding
-    # assumption at its stated bounds (analysis/model.py, "uncertainty"); the note names what widens it.
+    # assumption at its stated bounds (analysis/model/projection.py, "uncertainty"); the note names what widens it.
     projected_bracket_low: float | None = None
     projected_bracket_high: float | None = None
     projection_widest_assumption: str = ""
