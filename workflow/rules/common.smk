@@ -102,7 +102,14 @@ CALIBRATION_PRIORITY = plan.calibration_priorities(ORDER, ROUNDS)
 RECORD = "results/raw/{workload}/{backend}/{cores}/round{round}.json"
 PLAN_FILE = "results/plan.json"
 AGGREGATE_TABLES = ["timings", "summary", "speedups", "growth", "calibration", "calibration_points"]
-MODEL_TABLES = ["model_check", "model_errors", "projections", "model_curves", "drift", "projections_2019"]
+MODEL_TABLES = [
+    "model_check",
+    "model_errors",
+    "projections",
+    "model_curves",
+    "drift",
+    "projections_2019",
+]
 # The model figures cover every workload the run measured (the reference run: all three).
 MODEL_WORKLOADS = WORKLOADS
 REFERENCE_PRIMITIVES = Path("paper/reference/primitives.json")

@@ -49,7 +49,9 @@ rule model:
         tables=expand("{{outdir}}/{table}.csv", table=AGGREGATE_TABLES),
         claims="paper/claims.yaml",
         code=[
-            *sorted(str(p) for p in Path("src/parbench/analysis/model").glob("*.py")),  # one module per workload
+            *sorted(
+                str(p) for p in Path("src/parbench/analysis/model").glob("*.py")
+            ),  # one module per workload
             "src/parbench/analysis/drift.py",
             "src/parbench/model_figures.py",
         ],
