@@ -78,6 +78,17 @@ class Recorder:
             samples.append(time.perf_counter() - start)
         return self.add(name, samples, where, what, **param)
 
+    def time_pickling(self, obj: Any, dumps: tuple[str, str, str], loads: tuple[str, str, str]) -> int:
+        """Times pickling obj as multiprocessing does (ForkingPickler) and unpickling it; `dumps` and
+        `loads` are (name, where, what). Returns the pickle's size in bytes (the pipe's payload)."""
+        import pickle
+        from multiprocessing.reduction import ForkingPickler
+
+        payload = bytes(ForkingPickler.dumps(obj))
+        self.time(dumps[0], lambda: ForkingPickler.dumps(obj), dumps[1], dumps[2])
+        self.time(loads[0], lambda: pickle.loads(payload), loads[1], loads[2])
+        return len(payload)
+
 
 def summarise(prim: Primitive) -> dict:
     from ..stats import median_estimate

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 from .core import (
     SEED,
     Recorder,
@@ -13,7 +11,6 @@ from .transport import _first_shape
 
 def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
     """Returns the payload sizes (bytes) whose pipe transfer the model needs."""
-    from multiprocessing.reduction import ForkingPickler
 
     import numpy as np
 
@@ -28,19 +25,16 @@ def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
     rec.time("numerical.convolve", lambda: convolve(image, filt, stride), "worker",
              "convolve(image, filter, stride): the unit of work (one task)")
     task = (image, filt, stride)
-    task_bytes = bytes(ForkingPickler.dumps(task))
-    rec.time("numerical.dumps_task", lambda: ForkingPickler.dumps(task), "driver",
-             "ForkingPickler.dumps((image, filter, stride)): Pool's task handler pickling one task")
-    rec.time("numerical.loads_task", lambda: pickle.loads(task_bytes), "worker",
-             "pickle.loads of that task in the worker")
+    task_bytes = rec.time_pickling(
+        task, ("numerical.dumps_task", "driver", "ForkingPickler.dumps((image, filter, stride)): Pool's task handler "
+                                                 "pickling one task"),
+        ("numerical.loads_task", "worker", "pickle.loads of that task in the worker"))
     result = convolve(image, filt, stride)
-    result_bytes = bytes(ForkingPickler.dumps(result))
-    rec.time("numerical.dumps_result", lambda: ForkingPickler.dumps(result), "worker",
-             "pickling one convolution result in the worker")
-    rec.time("numerical.loads_result", lambda: pickle.loads(result_bytes), "driver",
-             "unpickling one result in the driver's result handler")
-    rec.facts["numerical.task_bytes"] = len(task_bytes)
-    rec.facts["numerical.result_bytes"] = len(result_bytes)
+    result_bytes = rec.time_pickling(
+        result, ("numerical.dumps_result", "worker", "pickling one convolution result in the worker"),
+        ("numerical.loads_result", "driver", "unpickling one result in the driver's result handler"))
+    rec.facts["numerical.task_bytes"] = task_bytes
+    rec.facts["numerical.result_bytes"] = result_bytes
     rec.facts["numerical.result_shape"] = list(result.shape)
 
     shared = _shared_image_setup(image)
@@ -63,4 +57,4 @@ def measure_numerical(rec: Recorder, sizes, cpus: list[int]) -> list[int]:
     finally:
         pool.terminate()
         pool.join()
-    return [len(task_bytes), len(result_bytes)]
+    return [task_bytes, result_bytes]

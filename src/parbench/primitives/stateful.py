@@ -38,12 +38,11 @@ def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list
 
     threshold = sizes.popular_threshold
     document = next(docs)
-    doc_bytes = bytes(ForkingPickler.dumps(document))
-    rec.time("stateful.dumps_document", lambda: ForkingPickler.dumps(document), "driver",
-             "pickling one document (an executor's feeder thread, Ray's serializer)")
-    rec.time("stateful.loads_document", lambda: pickle.loads(doc_bytes), "worker",
-             "unpickling one document in the worker")
-    rec.facts["stateful.document_bytes"] = len(doc_bytes)
+    doc_bytes = rec.time_pickling(
+        document, ("stateful.dumps_document", "driver",
+                   "pickling one document (an executor's feeder thread, Ray's serializer)"),
+        ("stateful.loads_document", "worker", "unpickling one document in the worker"))
+    rec.facts["stateful.document_bytes"] = doc_bytes
 
     # One chain = one state holder fed docs_per_core documents, as every holder of every backend is.
     # The state after k documents is what the original multiprocessing code pickles into round k's
@@ -82,12 +81,11 @@ def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list
     state_bytes[0] = len(empty)
     rec.facts["stateful.state_bytes"] = {str(k): v for k, v in sorted(state_bytes.items())}
     rec.facts["stateful.popular_after_docs_per_core"] = len(popular)
-    popular_bytes = bytes(ForkingPickler.dumps(popular))
-    rec.time("stateful.dumps_popular", lambda: ForkingPickler.dumps(popular), "worker",
-             "pickling one holder's popular set after docs_per_core documents (get_popular's reply)")
-    rec.time("stateful.loads_popular", lambda: pickle.loads(popular_bytes), "driver",
-             "unpickling that popular set in the driver")
-    rec.facts["stateful.popular_bytes"] = len(popular_bytes)
+    popular_bytes = rec.time_pickling(
+        popular, ("stateful.dumps_popular", "worker",
+                  "pickling one holder's popular set after docs_per_core documents (get_popular's reply)"),
+        ("stateful.loads_popular", "driver", "unpickling that popular set in the driver"))
+    rec.facts["stateful.popular_bytes"] = popular_bytes
     # Pipe sizes: round k's task (state k + one document) and its result (state k + 1).
-    return ([state_bytes[k] + len(doc_bytes) for k in range(sizes.docs_per_core)]
-            + [state_bytes[k] for k in range(1, sizes.docs_per_core + 1)] + [len(doc_bytes), len(popular_bytes)])
+    return ([state_bytes[k] + doc_bytes for k in range(sizes.docs_per_core)]
+            + [state_bytes[k] for k in range(1, sizes.docs_per_core + 1)] + [doc_bytes, popular_bytes])
