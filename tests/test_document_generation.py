@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import parbench
-from parbench.presets import DOCUMENT_GENERATIONS, PER_DOCUMENT, PER_WORD, generation_problem, get_preset
+from parbench.catalog import DOCUMENT_GENERATIONS, PER_DOCUMENT, PER_WORD
+from parbench.presets import generation_problem, get_preset
 from parbench.workloads import stateful
 from parbench.workloads.base import Cell
 
@@ -78,20 +79,43 @@ def test_records_name_the_generation_with_equal_digests(tmp_path):
         assert record["workload_facts"]["document_generation"] == generation
         assert record["workload_facts"]["generation_seconds_per_document"] > 0
     assert records[PER_WORD]["trials"][0]["digest"] == records[PER_DOCUMENT]["trials"][0]["digest"]
-    assert records[PER_WORD]["config_hash"] != records[PER_DOCUMENT]["config_hash"]
+    # The per-document cell is a cell of its own, named by its variant; one run's hashes agree.
+    assert records[PER_WORD]["workload"] == "stateful"
+    assert records[PER_DOCUMENT]["workload"] == "stateful_per_document"
+    assert records[PER_WORD]["config_hash"] == records[PER_DOCUMENT]["config_hash"]
 
 
-def test_the_config_key_reaches_every_cell(tmp_path):
-    """The stateful cells generate that way; every cell records it, so that one run's hashes agree."""
+def test_the_variant_name_and_a_contradicting_option_are_refused(tmp_path):
+    out = parbench("run", "--workload", "stateful_per_document", "--backend", "serial", "--cores", "1", "--preset",
+                   "smoke", "--document-generation", "per-word", "--out", tmp_path / "r.json")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "stateful_per_document makes its documents per-document" in out.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def _bench_commands(project, *config) -> list[str]:
+    from conftest import snakemake
+
+    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "rounds=1", *config,
+                    timeout=120)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    return [line for line in (dry.stdout + dry.stderr).splitlines() if "parbench run " in line]
+
+
+def test_the_config_key_chooses_the_b2_cells(tmp_path):
+    """Both generations (the default): stateful and stateful_per_document cells, the latter for the
+    original three backends and multiprocessing_tuned only; one of them: only its cells."""
     from conftest import copy_project, snakemake
 
     project = copy_project(tmp_path)
-    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config",
-                    "document_generation=per-document", "rounds=1", timeout=120)
-    assert dry.returncode == 0, dry.stderr[-2000:]
-    bench = [line for line in (dry.stdout + dry.stderr).splitlines() if "parbench run " in line]
-    assert any("--workload stateful" in c for c in bench) and any("--workload numerical" in c for c in bench)
-    assert all("--document-generation per-document" in c for c in bench)
+    both = _bench_commands(project, "backends=[serial,ray,joblib]")
+    variant = [c for c in both if "--workload stateful_per_document " in c]
+    assert {b for b in ("serial", "ray", "joblib") if any(f"--backend {b} " in c for c in variant)} == {"serial", "ray"}
+    assert any("--workload stateful " in c and "--backend joblib " in c for c in both)
+    only = _bench_commands(project, "document_generation=per-document")
+    assert not any("--workload stateful " in c for c in only)
+    assert any("--workload stateful_per_document " in c for c in only)
+    assert not any("--document-generation" in c for c in both + only)  # the workload's name says it
     bad = snakemake(project, "-n", "--configfile", "config/smoke.yaml", "--config", "document_generation=per-line",
                     timeout=120)
     assert bad.returncode != 0 and "per-line" in (bad.stdout + bad.stderr)

@@ -155,6 +155,14 @@ def test_verdicts_carry_a_derived_row_and_name_the_drift(tmp_path):
     assert mixed[-1].value is None and mixed[-1].measured == "not measured"
     # without the model's drift outputs the verdicts are as before
     assert [v.id for v in evaluate({"tolerance": 0.1, "claims": [c2b]}, tables)] == ["C2b", "C2b-scaled"]
+    # cells that made each document in one RNG call (stateful_per_document): their measured ratio joins
+    # the derived row, at their largest core count, with its CI
+    variant = pd.DataFrame([["stateful_per_document", c, "ray", "serial", s, s - 0.5, s + 0.5, "BCa"]
+                            for c, s in ((1, 1.9), (n, 3.25))], columns=speedups.columns)
+    both = Tables(pd.concat([speedups, variant], ignore_index=True), summary, tables.calibration, tables.growth)
+    direct = evaluate({"tolerance": 0.1, "claims": [c2b]}, both, None, None, DriftInputs.read(tmp_path))[-1]
+    assert direct.value == pytest.approx(derived.value)  # the derived value is kept
+    assert f"3.25x [2.75, 3.75] at {n} cores measured in the stateful_per_document cells" in direct.measured
 
 
 def test_report_section_reads_the_drift_table_and_the_records_generation(tmp_path):
@@ -171,3 +179,34 @@ def test_report_section_reads_the_drift_table_and_the_records_generation(tmp_pat
     assert b2["drift"] == "at least 25x (costlier now)" and b2["post"].startswith("at most 0.063")
     assert section["generation_cells"] == [{"generation": "per-word", "cells": 3, "seconds": "0.2000"}]
     assert _drift(tmp_path / "elsewhere" / "model_check.csv", records) is None
+
+
+def test_the_derived_row_carries_the_projection_bracket(tmp_path):
+    """projections_2019.csv rows carry the same bracket as every projection (model error and binding
+    assumptions); the derived row shows it beside the re-draws' interval."""
+    drift_table(CLAIMS, primitives()).to_csv(tmp_path / "drift.csv", index=False)
+    pd.DataFrame([{"claim": "C2b", "cores": 48, "projected": 12.0, "ci_low": 11.0, "ci_high": 13.0,
+                   "bracket_low": 6.5, "bracket_high": 19.25, "bracket_note": "", "widest_assumption": "capacity",
+                   "label": "projection", "cost": "post-bound", "term": "t"}]).to_csv(
+        tmp_path / "projections_2019.csv", index=False)
+    tables = Tables(pd.DataFrame(columns=["workload", "cores", "backend", "baseline", "speedup", "ci_low", "ci_high",
+                                          "ci_method"]),
+                    pd.DataFrame(columns=["workload", "backend", "cores", "status", "error", "median_s"]),
+                    pd.DataFrame(columns=["cores", "ceiling", "efficiency"]),
+                    pd.DataFrame(columns=["workload", "backend", "cores", "growth", "ci_low", "ci_high", "ci_method"]))
+    c2b = next(c for c in CLAIMS["claims"] if c["id"] == "C2b")
+    derived = evaluate({"tolerance": 0.1, "claims": [c2b]}, tables, None, None, DriftInputs.read(tmp_path))[-1]
+    assert derived.id == "C2b" + DRIFT_SUFFIX
+    assert (derived.projected_bracket_low, derived.projected_bracket_high) == (6.5, 19.25)
+    assert "12.00x [11.00, 13.00], bracket [6.50, 19.25]; widest: capacity" in derived.explanation
+
+
+def test_projections_at_2019_cost_carry_the_model_error_in_their_bracket():
+    prims = primitives()
+    plain = projections_at_2019_cost(CLAIMS, prims, CALIBRATION, (48,), resamples=20).set_index("claim")
+    check = pd.DataFrame({"sample": "in-sample", "workload": "stateful", "backend": ["serial"] * 3 + ["ray"] * 3,
+                          "abs_error": 0.4, "error": [0.4, 0.0, -0.4] * 2, "original_backend": True})
+    wide = projections_at_2019_cost(CLAIMS, prims, CALIBRATION, (48,), resamples=20, check=check).set_index("claim")
+    assert wide.loc["C2b", "interval_high"] - wide.loc["C2b", "interval_low"] > \
+        plain.loc["C2b", "interval_high"] - plain.loc["C2b", "interval_low"]
+    assert wide.loc["C2b", "bracket_low"] <= wide.loc["C2b", "interval_low"]

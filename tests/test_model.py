@@ -19,7 +19,7 @@ from parbench.analysis.model import (
 )
 from parbench.analysis.model import check as model_check
 from parbench.analysis.verdicts import load_claims
-from parbench.presets import PER_DOCUMENT, PER_WORD
+from parbench.catalog import PER_DOCUMENT, PER_WORD
 from parbench.primitives import KIND, PrimitiveSet, key_of
 
 DOCS, SLOTS, ROUNDS = 3, 4, 2
@@ -518,3 +518,9 @@ def test_both_document_generations_are_predicted_from_their_own_primitive():
     saved = predict("stateful", "serial", 4, per_word).seconds - predict("stateful", "serial", 4, per_document).seconds
     assert saved == pytest.approx(4 * DOCS * (0.05 - 0.001))
     assert per_word.document_generation == PER_WORD  # the original inputs are untouched
+    # the stateful_per_document cells are predicted so from the run's inputs (the model check's way)
+    fresh = inputs(seconds)
+    assert predict("stateful_per_document", "serial", 4, fresh).seconds == pytest.approx(
+        predict("stateful", "serial", 4, per_document).seconds)
+    assert predict("stateful", "serial", 4, fresh).seconds == pytest.approx(
+        predict("stateful", "serial", 4, per_word).seconds)

@@ -117,7 +117,9 @@ def test_durations_by_machine_size_plan_auto_and_shorter_lists_from_the_referenc
     sizes = {w: vars(get_preset(config["preset"]).sizes(w)) for w in config["workloads"]}
     records = sorted((ROOT / "paper" / "reference" / "raw").glob("*/*/*/round*.json"))
     rows = plan.default_run_durations(config, sizes, records, [(2, "auto"), (48, "auto"), (48, (1, 8, 48))])
-    cells = len(config["workloads"]) * len(config["backends"]) * config["rounds"]
+    workloads = plan.cell_workloads(config["workloads"], plan.document_generations(config))
+    assert workloads == ["numerical", "stateful", "stateful_per_document", "expensive_init"]
+    cells = len(workloads) * len(config["backends"]) * config["rounds"]
     assert [r["cores"] for r in rows] == [[1, 2], [1, 2, 4, 8, 16, 24, 32, 48], [1, 8, 48]]
     assert [r["cell_rounds"] for r in rows] == [2 * cells, 8 * cells, 3 * cells]
     assert rows[0]["seconds"] < rows[2]["seconds"] < rows[1]["seconds"]  # weak scaling: more cores, more work
@@ -144,3 +146,16 @@ def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only()
     assert sorted({c.cores for c in cells}) == [4, 8, 16]
     assert {c.cores for c in plan.plan_oversubscribed(["numerical"], ["serial"], Machine(8))} == {16}
     assert plan.plan_oversubscribed(["numerical"], ["serial"], Machine(16)) == []
+
+
+def test_b2_is_planned_once_per_document_generation_and_its_variant_for_four_backends():
+    machine = plan.Machine(2, None)
+    assert plan.document_generations({"document_generation": "per-word"}) == ["per-word"]
+    assert plan.cell_workloads(["stateful", "numerical"], ["per-document"]) == ["numerical", "stateful_per_document"]
+    assert plan.cell_workloads(["numerical"], ["per-word", "per-document"]) == ["numerical"]
+    cells = plan.plan_cells(["stateful", "stateful_per_document"], ["serial", "ray", "joblib", "multiprocessing_tuned"],
+                            [1, 2], machine)
+    variant = {c.backend for c in cells if c.workload == "stateful_per_document"}
+    assert variant == {"serial", "ray", "multiprocessing_tuned"}
+    assert {c.backend for c in cells if c.workload == "stateful"} == {
+        "serial", "ray", "joblib", "multiprocessing_tuned"}

@@ -17,12 +17,26 @@ FREE_THREADED = "free-threaded"  # CPython's own answer since 3.13 (PEP 703), wh
 GROUPS = (ORIGINAL, TUNED, ALTERNATIVE, FREE_THREADED)
 
 
+# How B2's driver makes each document (config key document_generation, `parbench run
+# --document-generation`). Both give the same words, hence the same digests: numpy's bytes(n) draws
+# ceil(n / 4) 32-bit integers, so with 4 | word_bytes one call for the whole document is the
+# concatenation of the per-word calls (benchmarks/document_generation.py checks it).
+PER_WORD = "per-word"  # the post's code: one np.random.bytes(20) call per word
+PER_DOCUMENT = "per-document"  # one call per document, sliced into the same words
+DOCUMENT_GENERATIONS = (PER_WORD, PER_DOCUMENT)
+
+
 @dataclass(frozen=True)
 class WorkloadInfo:
     name: str
     number: str  # the post's benchmark number, "B1".."B3"
     title: str
     description: str
+    # A variant times its base workload (same module, sizes, seeds and so the same digests) with one
+    # thing done another way, as a cell of its own: its own name in records, tables and figures.
+    base: str | None = None
+    document_generation: str = PER_WORD
+    backends: tuple[str, ...] | None = None  # the backends that time a variant (None: all)
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,11 @@ WORKLOAD_INFO: tuple[WorkloadInfo, ...] = (
                  "convolve a 3000x3000 image with one 4x4 filter per core"),
     WorkloadInfo("stateful", "B2", "Stateful computation",
                  "streaming prefix counts over 10 documents per core, state held per worker"),
+    WorkloadInfo("stateful_per_document", "B2", "Stateful computation, one RNG call per document",
+                 "B2 with each document's words drawn by one RNG call, sliced (the same words): the driver's "
+                 "per-word cost of today's numpy taken out",
+                 base="stateful", document_generation=PER_DOCUMENT,
+                 backends=("serial", "multiprocessing", "ray", "multiprocessing_tuned")),
     WorkloadInfo("expensive_init", "B3", "Expensive initialization",
                  "Keras MLP inference, 10 rounds x one test-set predict per core"),
 )
@@ -72,9 +91,13 @@ BACKEND_INFO: tuple[BackendInfo, ...] = (
                 "one state per thread (B2); B3 not applicable (no TensorFlow wheel)"),
 )
 
-WORKLOAD_ORDER: tuple[str, ...] = tuple(w.name for w in WORKLOAD_INFO)
+# The post's three workloads (what its claims and the primitives range over) ...
+WORKLOAD_ORDER: tuple[str, ...] = tuple(w.name for w in WORKLOAD_INFO if w.base is None)
+# ... and every workload a cell can time, variants included (tables and figures).
+CELL_WORKLOAD_ORDER: tuple[str, ...] = tuple(w.name for w in WORKLOAD_INFO)
 BACKEND_ORDER: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO)
-WORKLOADS: dict[str, str] = {w.name: f"{w.number}: {w.description}" for w in WORKLOAD_INFO}
+WORKLOADS: dict[str, str] = {w.name: f"{w.number}: {w.description}" for w in WORKLOAD_INFO if w.base is None}
+CELL_WORKLOADS: dict[str, str] = {w.name: f"{w.number}: {w.description}" for w in WORKLOAD_INFO}
 BACKENDS: dict[str, str] = {b.name: b.description for b in BACKEND_INFO}
 WORKLOAD_TITLES: dict[str, str] = {w.name: f"{w.title} ({w.number})" for w in WORKLOAD_INFO}
 BACKEND_LABELS: dict[str, str] = {b.name: b.label for b in BACKEND_INFO}
@@ -82,6 +105,37 @@ ORIGINAL_BACKENDS: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.gro
 ALTERNATIVES: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.group == ALTERNATIVE)
 FREE_THREADED_BACKENDS: tuple[str, ...] = tuple(b.name for b in BACKEND_INFO if b.group == FREE_THREADED)
 PALETTE_INDEX: dict[str, int] = {b.name: b.palette_index for b in BACKEND_INFO}
+
+
+def _workload_info(name: str) -> WorkloadInfo | None:
+    return next((w for w in WORKLOAD_INFO if w.name == name), None)
+
+
+def base_workload(name: str) -> str:
+    """The workload whose module a cell of `name` runs: itself, or a variant's base."""
+    info = _workload_info(name)
+    return info.base or name if info else name
+
+
+def document_generation_of(name: str) -> str:
+    """How a cell of `name` makes B2's documents (per-word but for the per-document variant)."""
+    info = _workload_info(name)
+    return info.document_generation if info else PER_WORD
+
+
+def cell_workload(workload: str, generation: str) -> str:
+    """The name of the cell that times `workload` with documents made by `generation`."""
+    base = base_workload(workload)
+    for w in WORKLOAD_INFO:
+        if (w.base or w.name) == base and w.document_generation == generation:
+            return w.name
+    return base
+
+
+def times_variant(workload: str, backend: str) -> bool:
+    """Whether `backend` has a cell of `workload` (a variant is timed for some backends only)."""
+    info = _workload_info(workload)
+    return info is None or info.backends is None or backend in info.backends
 
 
 def backend_group(name: str) -> str:

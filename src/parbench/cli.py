@@ -14,11 +14,18 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .catalog import BACKENDS, FREE_THREADED_BACKENDS, WORKLOADS, worker_threads
+from .catalog import (
+    BACKENDS,
+    CELL_WORKLOADS,
+    DOCUMENT_GENERATIONS,
+    FREE_THREADED_BACKENDS,
+    WORKLOADS,
+    base_workload,
+    document_generation_of,
+    worker_threads,
+)
 from .machine import THREAD_VARIABLES, CoreCountError, choose_cpus, pin_process, read_topology
 from .presets import (
-    DOCUMENT_GENERATIONS,
-    PER_WORD,
     PRESETS,
     PresetError,
     apply_overrides,
@@ -66,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one (workload, backend, cores) cell and write its JSON record")
-    run.add_argument("--workload", required=True, choices=list(WORKLOADS))
+    run.add_argument("--workload", required=True, choices=list(CELL_WORKLOADS),
+                     help="a workload, or a variant of one (stateful_per_document = stateful with "
+                          "--document-generation per-document)")
     run.add_argument("--backend", required=True, choices=list(BACKENDS))
     run.add_argument("--cores", required=True, type=_positive_int, help="physical cores to pin the run to")
     run.add_argument("--preset", default="paper", help=f"sizes: {', '.join(PRESETS)} (default paper)")
@@ -86,10 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--protocol", choices=("original", "alternative"), default="original",
                      help="original (default): time what the post timed; alternative: the backend's stated "
                           "alternative (B2 ray: actors ready before the timer), where it has one")
-    run.add_argument("--document-generation", choices=DOCUMENT_GENERATIONS, default=PER_WORD,
+    run.add_argument("--document-generation", choices=DOCUMENT_GENERATIONS, default=None,
                      help="stateful: how the driver makes each document's words: per-word (default, the post's "
                           "code: one np.random.bytes call per word) or per-document (one call per document, "
-                          "sliced into the same words); other workloads ignore it")
+                          "sliced into the same words; the record's workload is then stateful_per_document); "
+                          "other workloads ignore it")
     run.add_argument("--comparison-passes", type=_non_negative_int, default=1,
                      help="passes under the other protocol after the trials, for backends that have one "
                           "(recorded apart, never mixed with the trials; default 1)")
@@ -210,12 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _document_generation(workload: str, generation: str, sizes) -> str:
-    """The run's document generation, checked against the word size of a stateful cell.
-
-    Only stateful cells generate documents, but every cell records the run's choice in its config
-    hash, so that one run's records share one hash (aggregation refuses a mix)."""
-    if workload != "stateful":
+def _document_generation(workload: str, generation: str | None, sizes) -> str:
+    """The cell's document generation: the option's, or the one its workload's name says (a variant),
+    checked against the word size of a stateful cell."""
+    named = document_generation_of(workload)
+    if generation is not None and workload != base_workload(workload) and generation != named:
+        raise PresetError(f"--workload {workload} makes its documents {named}, not {generation}; drop "
+                          f"--document-generation or run --workload {base_workload(workload)}")
+    generation = generation or named
+    if base_workload(workload) != "stateful":
         return generation
     problem = generation_problem(generation, sizes.word_bytes)
     if problem:
@@ -327,12 +340,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .records import NOT_APPLICABLE, write_atomic
     from .workloads.base import Cell
 
-    cell = Cell(args.workload, args.backend, args.cores, tuple(cpus), sizes,
-                seed_for(args.workload, args.cores), args.resources.resolve(), args.ray_address, generation)
+    # A variant runs its base workload with the same seed (the same documents, the same digests); its
+    # record is named by what it ran (Cell.name), so a run's config hash needs no generation in it.
+    base = base_workload(args.workload)
+    cell = Cell(base, args.backend, args.cores, tuple(cpus), sizes,
+                seed_for(base, args.cores), args.resources.resolve(), args.ray_address, generation)
     options = RunOptions(
         preset=args.preset, trials=args.trials, warmup=args.warmup, timeout_s=args.timeout, round=args.round,
         config_fields={"preset": args.preset, "sizes": dict(args.size), "trials": args.trials,
-                       "warmup": args.warmup, "protocol": args.protocol, "document_generation": generation},
+                       "warmup": args.warmup, "protocol": args.protocol},
         foreign_load_before=load_before, oversubscribed=oversubscribed, protocol=args.protocol,
         comparison_passes=args.comparison_passes)
     try:
@@ -487,7 +503,7 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     print("workloads:")
-    for name, text in WORKLOADS.items():
+    for name, text in CELL_WORKLOADS.items():
         print(f"  {name:24s} {text}")
     print("backends:")
     for name, text in BACKENDS.items():

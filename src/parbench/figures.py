@@ -46,6 +46,7 @@ from .catalog import (
     BACKEND_INFO,
     BACKEND_LABELS,
     BACKEND_ORDER,
+    CELL_WORKLOAD_ORDER,
     FREE_THREADED_BACKENDS,
     WORKLOAD_ORDER,
     WORKLOAD_TITLES,
@@ -394,7 +395,7 @@ def panel_figure(
     _require(summary, _SUMMARY_COLS, "summary")
     timings = _prepare_timings(timings)
     if workloads is None:
-        workloads = _ordered(summary["workload"], WORKLOAD_ORDER)
+        workloads = _ordered(summary["workload"], CELL_WORKLOAD_ORDER)
     n = max(len(workloads), 1)
     width = PANEL_WIDTH_IN if n >= 3 else PANEL_WIDTH_IN * n / 3 + 0.3
     with plt.rc_context(_style()):
@@ -545,7 +546,7 @@ def speedup_figure(
     if not calibration.empty:
         _require(calibration, _CALIBRATION_COLS, "calibration")
     if workloads is None:
-        workloads = _ordered(speedups["workload"], WORKLOAD_ORDER)
+        workloads = _ordered(speedups["workload"], CELL_WORKLOAD_ORDER)
     n = max(len(workloads), 1)
     width = PANEL_WIDTH_IN if n >= 3 else PANEL_WIDTH_IN * n / 3 + 0.3
     with plt.rc_context(_style()):
@@ -614,7 +615,7 @@ def render_all(
     timings = _prepare_timings(timings)
 
     written: list[Path] = []
-    workloads = _ordered(summary["workload"], WORKLOAD_ORDER)
+    workloads = _ordered(summary["workload"], CELL_WORKLOAD_ORDER)
     for w in workloads:
         written += _save(workload_figure(summary, w, timings, title_suffix), out_dir, w)
     if workloads:
@@ -622,7 +623,7 @@ def render_all(
 
     # Same panel order as the bar figures, plus any workload only the speedups table has.
     over_serial = speedups.loc[speedups["baseline"] == "serial", "workload"]
-    sp_workloads = _ordered(over_serial, WORKLOAD_ORDER)
+    sp_workloads = _ordered(over_serial, CELL_WORKLOAD_ORDER)
     sp_workloads = [w for w in workloads if w in sp_workloads] + [
         w for w in sp_workloads if w not in workloads
     ]

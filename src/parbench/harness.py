@@ -203,7 +203,7 @@ def protocol_for(cell: Cell, backend_cls, warmup: int | None, variant: str = "or
 def new_record(cell: Cell, workload, protocol: Protocol, options: RunOptions, machine: dict) -> Record:
     """A record in state "failed" with no timings; the measurement fills it in."""
     return Record(
-        workload=cell.workload, backend=cell.backend, cores=cell.cores, preset=options.preset,
+        workload=cell.name, backend=cell.backend, cores=cell.cores, preset=options.preset,
         sizes=dict(vars(cell.sizes)), status="failed", error=None, protocol=protocol,
         setup_seconds=None, teardown_seconds=None, warmup_seconds=[], before_trial_seconds=[], trials=[],
         work_expected=workload.work_expected(cell), memory=None, pinned_cpus=list(cell.cpus),
@@ -299,7 +299,7 @@ def run_cell(cell: Cell, options: RunOptions, machine: dict | None = None,
     protocol = protocol_for(cell, backend_cls, options.warmup, options.protocol)
     record = new_record(cell, workload, protocol, options, machine)
     record.startup_seconds = startup_seconds
-    label = f"{cell.workload}/{cell.backend}/{cell.cores} cores, round {options.round}"
+    label = f"{cell.name}/{cell.backend}/{cell.cores} cores, round {options.round}"
     reason = backend_cls.unavailable()
     if reason:
         record.status, record.error, record.finished_at = NOT_APPLICABLE, reason, _now()

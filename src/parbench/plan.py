@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalog import CELL_WORKLOAD_ORDER, PER_WORD, base_workload, cell_workload, times_variant
+
 AUTO_CORES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128)
 PROCESS_OVERHEAD_S = 3.0  # interpreter start and imports per process, when no record says better
 CALIBRATION_SECONDS = 7.0  # one calibration point: pool start, idle-load window, 5 x (0.5 s + 0.5 s)
@@ -90,12 +92,32 @@ def resolve_cores(value: str | Sequence[int], machine: Machine, cluster_backends
     return cores
 
 
+def cell_workloads(workloads: Iterable[str], document_generations: Iterable[str]) -> list[str]:
+    """The workloads a run times: each configured one, and B2 once per document generation (the
+    per-document one as its variant, catalog.py), in catalog order."""
+    generations = list(document_generations)
+    wanted = set()
+    for workload in workloads:
+        if workload == "stateful":
+            wanted |= {cell_workload(workload, g) for g in generations}
+        else:
+            wanted.add(workload)
+    return [w for w in CELL_WORKLOAD_ORDER if w in wanted]
+
+
+def document_generations(config: dict) -> list[str]:
+    """The config's document_generation: one name or a list (the default run times B2 both ways)."""
+    value = config.get("document_generation", [PER_WORD])
+    return [value] if isinstance(value, str) else list(value)
+
+
 def plan_cells(workloads: Iterable[str], backends: Iterable[str], cores: Iterable[int], machine: Machine,
                cluster_backends: Sequence[str] = ()) -> list[CellKey]:
-    """Every (workload, backend, cores) cell; above this machine's cores only cluster backends run."""
+    """Every (workload, backend, cores) cell; above this machine's cores only cluster backends run; a
+    variant workload only for the backends that time it."""
     usable = machine.usable_cores
     return [CellKey(w, b, c) for w in workloads for b in backends for c in cores
-            if c <= usable or b in cluster_backends]
+            if (c <= usable or b in cluster_backends) and times_variant(w, b)]
 
 
 # The cost model's out-of-sample check (config `oversubscribed_check`): N workers on fewer CPUs, for
@@ -199,6 +221,7 @@ def plan_free_threading(configured: str | None, environ: dict, missing_packages,
 
 
 def work_per_core(workload: str, sizes: dict) -> float:
+    workload = base_workload(workload)
     if workload == "numerical":
         return sizes["image_side"] ** 2
     if workload == "stateful":
@@ -300,11 +323,14 @@ def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, w
     unknown: set[str] = set()
     for job in order:
         cell = job.cell
-        ref = reference.get((cell.workload, cell.backend))
+        # A variant the reference did not time is estimated as its base (an upper bound for B2 per document).
+        ref = (reference.get((cell.workload, cell.backend))
+               or reference.get((base_workload(cell.workload), cell.backend)))
         if ref is None:
             unknown.add(f"{cell.workload}/{cell.backend}")
             continue
-        scale = work_per_core(cell.workload, preset_sizes[cell.workload]) / work_per_core(cell.workload, ref.sizes)
+        sizes = preset_sizes[base_workload(cell.workload)]
+        scale = work_per_core(cell.workload, sizes) / work_per_core(cell.workload, ref.sizes)
         passes = trials + (ref.warmups if warmups is None else warmups.get(cell.backend, 0))
         seconds = ref.overhead_at(cell.cores) + passes * ref.trial_at(cell.cores) * scale
         per_job[job] = seconds
@@ -332,8 +358,8 @@ def default_run_durations(config: dict, sizes: dict[str, dict], reference_record
     for physical, cores_value in machines:
         machine = Machine(physical, None, "node_cores")
         cores = resolve_cores(cores_value, machine)
-        order = job_order(plan_cells(config["workloads"], config["backends"], cores, machine),
-                          config["rounds"], config["seed"])
+        workloads = cell_workloads(config["workloads"], document_generations(config))
+        order = job_order(plan_cells(workloads, config["backends"], cores, machine), config["rounds"], config["seed"])
         est = estimate(order, sizes, config["trials"], warmups, reference, len(cores) * (config["rounds"] + 1),
                        config["rounds"] * primitives_round_s)
         rows.append({"machine_cores": physical, "cores_value": cores_value, "cores": cores, "cell_rounds": len(order),

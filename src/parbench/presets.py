@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .catalog import DOCUMENT_GENERATIONS, PER_DOCUMENT, base_workload
+
 
 @dataclass(frozen=True)
 class NumericalSizes:
@@ -26,13 +28,6 @@ class StatefulSizes:
     mp_state_slots: int = 4  # the original's `range(4)` state lists (its known bug above 4 cores)
 
 
-# How B2's driver makes each document (config key document_generation, `parbench run
-# --document-generation`). Both give the same words, hence the same digests: numpy's bytes(n) draws
-# ceil(n / 4) 32-bit integers, so with 4 | word_bytes one call for the whole document is the
-# concatenation of the per-word calls (benchmarks/document_generation.py checks it).
-PER_WORD = "per-word"  # the post's code: one np.random.bytes(20) call per word
-PER_DOCUMENT = "per-document"  # one call per document, sliced into the same words
-DOCUMENT_GENERATIONS = (PER_WORD, PER_DOCUMENT)
 
 
 def generation_problem(generation: str, word_bytes: int) -> str | None:
@@ -61,7 +56,7 @@ class Preset:
     expensive_init: ExpensiveInitSizes
 
     def sizes(self, workload: str) -> Any:
-        return getattr(self, workload)
+        return getattr(self, base_workload(workload))  # a variant has its base's sizes
 
 
 PRESETS: dict[str, Preset] = {

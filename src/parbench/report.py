@@ -19,7 +19,16 @@ import pandas as pd
 from .analysis.aggregate import load_records
 from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
 from .analysis.verdicts import DRIFT_SUFFIX, SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
-from .catalog import ALTERNATIVES, BACKEND_LABELS, BACKEND_ORDER, ORIGINAL_BACKENDS, WORKLOAD_ORDER, WORKLOAD_TITLES
+from .catalog import (
+    ALTERNATIVES,
+    BACKEND_LABELS,
+    BACKEND_ORDER,
+    CELL_WORKLOAD_ORDER,
+    ORIGINAL_BACKENDS,
+    WORKLOAD_ORDER,
+    WORKLOAD_TITLES,
+    base_workload,
+)
 from .records import NOT_APPLICABLE, write_atomic
 
 NOISY_CV = 0.10  # coefficient of variation above which a cell is flagged as noisy
@@ -70,7 +79,7 @@ def _cell_warnings(r) -> list[str]:
     if not r.work_complete:
         out.append(f"**work done differs** {cell}: {fmt(r.work_done, 0)} of {r.work_expected} units per trial"
                    + (" (the original's 4 state slots: only 4 documents per round are processed above 4 cores)"
-                      if r.workload == "stateful" and r.backend == "multiprocessing" else ""))
+                      if base_workload(r.workload) == "stateful" and r.backend == "multiprocessing" else ""))
     if _is_false(r.digest_agrees):
         out.append(f"**digest differs from serial** {cell}: {r.digest}")
     if _is_false(r.object_store_in_shm):
@@ -110,13 +119,16 @@ def _seconds_table(summary: pd.DataFrame, claims: dict, cores: int) -> list[dict
     rows = []
     original = claims.get("original_seconds", {})
     ok = summary[summary.status == "ok"].set_index(["workload", "backend", "cores"])
-    for workload in WORKLOAD_ORDER:
+    for workload in CELL_WORKLOAD_ORDER:
         for backend in ORIGINAL_BACKENDS:
             key = (workload, backend, cores)
             have = key in ok.index
+            if workload != base_workload(workload) and not have:
+                continue  # a variant the run did not time
             rows.append({
                 "workload": workload, "backend": backend,
-                "original": original.get(workload, {}).get(backend),
+                # a variant times the same work as the post's code: the post's seconds stand beside it
+                "original": original.get(base_workload(workload), {}).get(backend),
                 "median": fmt(ok.loc[key, "median_s"], 3) if have else "n/a",
                 "ci": fmt_ci(ok.loc[key, "ci_low_s"], ok.loc[key, "ci_high_s"], 3) if have else "n/a",
             })
@@ -127,7 +139,8 @@ def _headline(speedups: pd.DataFrame, cores: int) -> list[dict]:
     out = []
     for baseline, words in (("serial", "serial Python"), ("multiprocessing", "multiprocessing"),
                             ("faster_of_two", "the faster of the two")):
-        rows = speedups[(speedups.backend == "ray") & (speedups.baseline == baseline) & (speedups.cores == cores)]
+        rows = speedups[(speedups.backend == "ray") & (speedups.baseline == baseline) & (speedups.cores == cores)
+                        & speedups.workload.isin(WORKLOAD_ORDER)]  # the post's three, as its headline
         if rows.empty:
             out.append({"baseline": words, "range": "not measured", "per_workload": ""})
             continue
@@ -141,7 +154,7 @@ def _fastest(summary: pd.DataFrame) -> list[dict]:
     """Per workload and core count: the fastest of the original three, and of every backend run."""
     out = []
     ok = summary[summary.status == "ok"]
-    for workload in WORKLOAD_ORDER:
+    for workload in CELL_WORKLOAD_ORDER:
         for cores in sorted(ok[ok.workload == workload].cores.unique()):
             cell = ok[(ok.workload == workload) & (ok.cores == cores)].set_index("backend")
             original = cell[cell.index.isin(ORIGINAL_BACKENDS)]
@@ -160,7 +173,8 @@ def _fastest(summary: pd.DataFrame) -> list[dict]:
 
 def _protocols(records) -> list[dict]:
     seen, out = set(), []
-    for r in sorted(records, key=lambda r: (WORKLOAD_ORDER.index(r.workload) if r.workload in WORKLOAD_ORDER else 9,
+    for r in sorted(records, key=lambda r: (CELL_WORKLOAD_ORDER.index(r.workload)
+                                            if r.workload in CELL_WORKLOAD_ORDER else 9,
                                             r.backend)):
         if (r.workload, r.backend) in seen or r.protocol is None:
             continue
@@ -247,7 +261,7 @@ def _free_threading(summary: pd.DataFrame, speedups: pd.DataFrame, records) -> d
 
     rows, costs = [], []
     for r in ft.sort_values(["workload", "cores"], key=lambda c: c.map(
-            lambda v: WORKLOAD_ORDER.index(v) if v in WORKLOAD_ORDER else v)).itertuples():
+            lambda v: CELL_WORKLOAD_ORDER.index(v) if v in CELL_WORKLOAD_ORDER else v)).itertuples():
         s = over.loc[(r.workload, r.cores)] if (r.workload, r.cores) in over.index else None
         rows.append({"workload": r.workload, "cores": int(r.cores),
                      "seconds": [seconds(r.workload, b, r.cores) for b in FT_COMPARED],
@@ -410,7 +424,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
                    for r in tuned.itertuples()]
 
     order = sorted(records, key=lambda r: r.started_at)
-    figure_files = {w: _relative(figures / f"{w}.png", out.parent) for w in WORKLOAD_ORDER
+    figure_files = {w: _relative(figures / f"{w}.png", out.parent) for w in CELL_WORKLOAD_ORDER
                     if (figures / f"{w}.png").exists()}
     claim_rows = _claim_rows(verdict_rows)
     context = {

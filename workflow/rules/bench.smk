@@ -24,13 +24,12 @@ rule bench:
         warmup=warmup_option(),
         timeout=config["run_timeout_s"],
         ray_address=ray_address_option,
-        document_generation=document_generation_option,
         plan=PLAN_FILE,
         runner=cell_runner,
     shell:
         "{params.runner} run --workload {wildcards.workload} --backend {wildcards.backend}"
         " --cores {wildcards.cores} --round {wildcards.round} --preset {params.preset}"
-        " --trials {params.trials} {params.warmup} {params.ray_address} {params.document_generation}"
+        " --trials {params.trials} {params.warmup} {params.ray_address}"
         " --timeout {params.timeout}"
         " --plan {params.plan} --out {output} 2> {log} || test $? -eq 1"
 

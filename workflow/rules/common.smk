@@ -56,6 +56,8 @@ validate(config, SCHEMA)  # fills in the schema's defaults
 # "local" is Ray's own name for "start a local Ray", the same as null.
 RAY_ADDRESS = None if config["ray_address"] in (None, "local") else config["ray_address"]
 WORKLOADS = config["workloads"]
+# ... and what the cells time: B2 once per document_generation (stateful_per_document, catalog.py)
+CELL_WORKLOADS = plan.cell_workloads(WORKLOADS, plan.document_generations(config))
 BACKENDS = config["backends"]
 ROUNDS = config["rounds"]
 
@@ -95,7 +97,7 @@ except plan.PlanError as exc:
     raise WorkflowError(str(exc)) from None
 # Core counts a pinned calibration can use on this machine (the quiet-machine check).
 CALIBRATION_CORES = [c for c in CORES if c <= MACHINE.usable_cores]
-CELLS = plan.plan_cells(WORKLOADS, BACKENDS, CORES, MACHINE, CLUSTER_BACKENDS)
+CELLS = plan.plan_cells(CELL_WORKLOADS, BACKENDS, CORES, MACHINE, CLUSTER_BACKENDS)
 ORDER = plan.job_order(CELLS, ROUNDS, config["seed"])
 PRIORITY = plan.job_priorities(ORDER)
 CALIBRATION_PRIORITY = plan.calibration_priorities(ORDER, ROUNDS)
@@ -113,7 +115,7 @@ MODEL_TABLES = [
 # The model figures cover every workload the run measured (the reference run: all three).
 MODEL_WORKLOADS = WORKLOADS
 REFERENCE_PRIMITIVES = Path("paper/reference/primitives.json")
-FIGURE_NAMES = WORKLOADS + ["panel", "speedup"]
+FIGURE_NAMES = CELL_WORKLOADS + ["panel", "speedup"]
 REFERENCE = Path("paper/reference")
 
 
@@ -129,12 +131,6 @@ def cell_priority(wildcards):
 
 def warmup_option():
     return "" if config["warmup"] == "original" else f"--warmup {config['warmup']}"
-
-
-def document_generation_option(wildcards):
-    """`--document-generation G` for every cell: the stateful cells generate that way, and every
-    record's config hash carries the run's choice, so that the run's records aggregate together."""
-    return f"--document-generation {config['document_generation']}"
 
 
 def ray_address_option(wildcards):
@@ -302,7 +298,7 @@ def print_plan():
         f"{w} {plan.describe_duration(s)}" for w, s in est.per_workload_s.items()
     )
     print(
-        f"parbench: {len(CELLS)} cells ({len(WORKLOADS)} workloads x {len(BACKENDS)} backends x "
+        f"parbench: {len(CELLS)} cells ({len(CELL_WORKLOADS)} workloads x {len(BACKENDS)} backends x "
         f"cores {CORES}) x {ROUNDS} rounds of {config['trials']} trials, preset {config['preset']}: "
         f"{len(ORDER)} cell rounds, {len(missing)} still to time. Estimated duration "
         f"{plan.describe_duration(est.total_s)} ({per_workload}; weak scaling extrapolated from the "

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..catalog import base_workload
 from ..records import NOT_APPLICABLE, Record, RecordError, read_record
 from ..stats import (
     DEFAULT_SEED,
@@ -314,9 +315,10 @@ def run_header(records: list[Record]) -> dict:
         "first_started": min((r.started_at for r in records), default=None),
         "last_finished": max((r.finished_at for r in records), default=None),
         "trial_seconds": round(sum(t.seconds for r in records for t in r.trials), 1),
-        # B2's document generation(s) in this run's records (none named: records from before the setting)
-        "document_generations": sorted({(r.workload_facts or {}).get("document_generation") for r in records}
-                                       - {None}),
+        # How the cells of B2 itself made their documents (none named: records from before the setting);
+        # a variant's cells (stateful_per_document) say so in their name.
+        "document_generations": sorted({(r.workload_facts or {}).get("document_generation") for r in records
+                                        if r.workload == base_workload(r.workload)} - {None}),
     }
 
 

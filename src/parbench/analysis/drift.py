@@ -208,9 +208,12 @@ def at_2019_cost(primitives: PrimitiveSet, row: DriftRow) -> PrimitiveSet:
 
 
 def projections_at_2019_cost(claims: dict[str, Any], primitives: PrimitiveSet, calibration: pd.DataFrame,
-                             cores: tuple[int, ...], resamples: int = 1000) -> pd.DataFrame:
+                             cores: tuple[int, ...], resamples: int = 1000,
+                             check: pd.DataFrame | None = None) -> pd.DataFrame:
     """The claims a drifted term binds, projected by the cost model with that term at the cost the
-    post allows (at_2019_cost), beside the claim's plain projection: a projection, labelled so."""
+    post allows (at_2019_cost), beside the claim's plain projection: a projection, labelled so, with
+    the same bracket as every projection (the model's measured error from `check`, the binding
+    assumptions at their bounds)."""
     from .model import projection_table
 
     out = []
@@ -218,7 +221,7 @@ def projections_at_2019_cost(claims: dict[str, Any], primitives: PrimitiveSet, c
         if not row.binds:
             continue
         bound = {"claims": [c for c in claims["claims"] if c["id"] in row.binds.split()]}
-        table = projection_table(bound, at_2019_cost(primitives, row), calibration, cores, resamples)
+        table = projection_table(bound, at_2019_cost(primitives, row), calibration, cores, resamples, check=check)
         if table.empty:
             continue
         table["cost"] = AT_2019
@@ -230,7 +233,8 @@ def projections_at_2019_cost(claims: dict[str, Any], primitives: PrimitiveSet, c
         if row.alternative_primitive in primitives.samples:  # e.g. per-document generation, measured here
             samples = dict(primitives.samples)
             samples[row.term_primitive] = samples[row.alternative_primitive]
-            other = projection_table(bound, replace(primitives, samples=samples), calibration, cores, resamples)
+            other = projection_table(bound, replace(primitives, samples=samples), calibration, cores, resamples,
+                                     check=check)
             other["cost"] = ALTERNATIVE
             other["term"] = row.alternative_primitive
             other["term_now_s"] = row.now_term_s
@@ -242,7 +246,8 @@ def projections_at_2019_cost(claims: dict[str, Any], primitives: PrimitiveSet, c
 
 
 def write_drift_outputs(claims: dict[str, Any], primitives: PrimitiveSet, calibration: pd.DataFrame,
-                        out_dir, cores: tuple[int, ...], resamples: int = 1000) -> list:
+                        out_dir, cores: tuple[int, ...], resamples: int = 1000,
+                        check: pd.DataFrame | None = None) -> list:
     """The model stage's drift.csv and projections_2019.csv."""
     from pathlib import Path
 
@@ -250,7 +255,7 @@ def write_drift_outputs(claims: dict[str, Any], primitives: PrimitiveSet, calibr
 
     paths = [Path(out_dir) / "drift.csv", Path(out_dir) / "projections_2019.csv"]
     frames = [drift_table(claims, primitives),
-              projections_at_2019_cost(claims, primitives, calibration, cores, resamples)]
+              projections_at_2019_cost(claims, primitives, calibration, cores, resamples, check)]
     for path, frame in zip(paths, frames):
         write_atomic(path, frame.to_csv(index=False))
     return paths

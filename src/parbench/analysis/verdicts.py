@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..catalog import WORKLOAD_ORDER
+from ..catalog import PER_DOCUMENT, WORKLOAD_ORDER, cell_workload
 from .quiet import QuietCheck
 
 REPRODUCED = "reproduced"
@@ -390,6 +390,30 @@ def _measured_at_2019_cost(claim: dict, tables: Tables, row, cells_term_s: float
     return (base / mine if mine > 0 else math.nan), n
 
 
+def _bracket_words(row) -> str:
+    """", bracket [lo, hi] (widest: ...)" for a projections row that has one, else ""."""
+    bracket = _bracket_of(row)
+    if not bracket:
+        return ""
+    widest = f"; widest: {bracket['widest']}" if bracket["widest"] else ""
+    return f", bracket [{_fmt(bracket['bracket_low'])}, {_fmt(bracket['bracket_high'])}]{widest}"
+
+
+def _measured_per_document(claim: dict, tables: Tables) -> str | None:
+    """The claim's ratio measured in the cells that make each document in one RNG call (the variant
+    workload, e.g. stateful_per_document), at their largest core count; None when the run has none."""
+    variant = cell_workload(claim["workload"], PER_DOCUMENT)
+    if variant == claim["workload"]:
+        return None
+    rows = tables.speedups[(tables.speedups.workload == variant) & (tables.speedups.backend == claim["backend"])
+                           & (tables.speedups.baseline == claim["baseline"])]
+    if rows.empty:
+        return None
+    r = rows.loc[rows.cores.idxmax()]
+    return (f"{_with_ci(float(r.speedup), float(r.ci_low), float(r.ci_high))} at {int(r.cores)} cores measured in "
+            f"the {variant} cells, which make each document in one RNG call")
+
+
 def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -> ClaimVerdict | None:
     """A derived row: the claim with the drifted term at the cost the post allows, measured (less the
     excess) at the run's cores and projected at the claim's cores."""
@@ -406,6 +430,9 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
         numbers = dict(value=measured[0], cores=measured[1], depends_on_cores=[measured[1]])
         text = (f"{_fmt(measured[0])}x at {measured[1]} cores (measured medians less the term's excess; derived, "
                 f"no CI)")
+    direct = _measured_per_document(claim, tables)
+    if direct:
+        text = direct if text == "not measured" else f"{text}; {direct}"
     projection = drift.projections
     if "cost" in projection:
         alternative = projection[(projection.cost == "alternative") & (projection.claim == claim["id"])
@@ -420,16 +447,20 @@ def _at_2019_cost(claim: dict, tables: Tables, drift: DriftInputs, tol: float) -
         numbers.update(projected=float(p.projected), projected_ci_low=float(p.ci_low),
                        projected_ci_high=float(p.ci_high), projected_cores=int(claim["cores"]),
                        projection_note=str(p.label))
+        bracket = _bracket_of(p)
+        if bracket:
+            numbers.update(projected_bracket_low=bracket["bracket_low"], projected_bracket_high=bracket["bracket_high"])
     verdict = NOT_TESTABLE
     if numbers.get("cores") == claim["cores"]:
         verdict = REPRODUCED if numbers["value"] >= claim["value"] * (1 - tol) else NOT_REPRODUCED
     projected = (f" Projected at {claim['cores']} cores with it at that cost: "
-                 f"{_with_ci(numbers['projected'], numbers['projected_ci_low'], numbers['projected_ci_high'])} "
-                 f"(a projection of the cost model, not a measurement)." if "projected" in numbers else "")
+                 f"{_with_ci(numbers['projected'], numbers['projected_ci_low'], numbers['projected_ci_high'])}"
+                 f"{_bracket_words(hit.iloc[0])} (a projection of the cost model, not a measurement)."
+                 if "projected" in numbers else "")
     if len(alternative):
         a = alternative.iloc[0]
         projected += (f" With {a.term} as measured here instead, projected "
-                      f"{_with_ci(a.projected, a.ci_low, a.ci_high)} (a projection).")
+                      f"{_with_ci(a.projected, a.ci_low, a.ci_high)}{_bracket_words(a)} (a projection).")
     return ClaimVerdict(**base, measured=text, verdict=verdict, **numbers,
                         explanation=f"{drift_sentence(row)}.{projected} A derived check, not the post's own number.")
 

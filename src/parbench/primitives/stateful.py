@@ -17,7 +17,7 @@ def measure_stateful(rec: Recorder, sizes, cpus: list[int], chains: int) -> list
     from dataclasses import replace
     from multiprocessing.reduction import ForkingPickler
 
-    from ..presets import PER_DOCUMENT
+    from ..catalog import PER_DOCUMENT
     from ..workloads.base import Cell
     from ..workloads.stateful import count_prefixes, document_stream
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..catalog import PER_WORD, cell_workload
+
 # The original ran on Linux with Python 3.6/3.7, whose default start method was fork. Python 3.14
 # changed the default to forkserver, so it is named explicitly and recorded.
 START_METHOD = "fork"
@@ -80,7 +82,12 @@ class Cell:
     seed: int
     resources: Path  # prepared model and data (expensive_init)
     ray_address: str | None = None
-    document_generation: str = "per-word"  # stateful: how the driver makes a document (workloads/stateful.py)
+    document_generation: str = PER_WORD  # stateful: how the driver makes a document (workloads/stateful.py)
+
+    @property
+    def name(self) -> str:
+        """What the record calls the cell's workload: the workload, or its variant (catalog.py)."""
+        return cell_workload(self.workload, self.document_generation)
 
 
 class Backend:

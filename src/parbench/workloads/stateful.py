@@ -16,7 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ..presets import PER_DOCUMENT, generation_problem
+from ..catalog import PER_DOCUMENT
+from ..presets import generation_problem
 from .base import (
     START_METHOD,
     Backend,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...catalog import base_workload, document_generation_of
 from ...primitives import PrimitiveSet
 from .core import (
     ORIGINAL_BACKENDS,
@@ -45,6 +46,7 @@ from .stateful import (
     stateful_ray,
     stateful_serial,
     stateful_threads,
+    with_generation,
 )
 
 MODELS: dict[tuple[str, str], Callable[[int, ModelInputs], Prediction]] = {
@@ -90,21 +92,25 @@ KNOWN_OMISSIONS: dict[str, str] = {
 
 
 def not_modelled_reason(workload: str, backend: str) -> str | None:
-    if (workload, backend) in MODELS:
+    if (base_workload(workload), backend) in MODELS:
         return None
     return NOT_MODELLED.get(backend, "not modelled: no model for this backend")
 
 
 def predict(workload: str, backend: str, cores: int, inputs: ModelInputs) -> Prediction:
-    """The predicted seconds of one trial; raises MissingPrimitive or KeyError (not modelled)."""
+    """The predicted seconds of one trial (a variant's by its base's model, with the variant's way of
+    making documents); raises MissingPrimitive or KeyError (not modelled)."""
     key = (workload, backend, int(cores))
     if key in inputs.cache:
         return inputs.cache[key]
     try:
-        model = MODELS[(workload, backend)]
+        model = MODELS[(base_workload(workload), backend)]
     except KeyError:
         raise KeyError(not_modelled_reason(workload, backend)) from None
-    inputs.cache[key] = prediction = model(int(cores), inputs)
+    # a variant's own way of making documents; its base is predicted with the inputs' way
+    generation = document_generation_of(workload) if workload != base_workload(workload) else inputs.document_generation
+    used = inputs if generation == inputs.document_generation else with_generation(inputs, generation)
+    inputs.cache[key] = prediction = model(int(cores), used)
     return prediction
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...presets import PER_WORD
+from ...catalog import PER_WORD
 from ...primitives import PrimitiveSet, key_of
 
 DRIVER = "driver"

@@ -495,7 +495,7 @@ def write_model_outputs(primitives_path: Path, tables: Path, claims_path: Path, 
         written.append(path)
     from ..drift import write_drift_outputs  # what changed since 2019 (drift.csv, projections_2019.csv)
 
-    written += write_drift_outputs(claims, primitives, calibration, out_dir, ORIGINAL_CORES, resamples)
+    written += write_drift_outputs(claims, primitives, calibration, out_dir, ORIGINAL_CORES, resamples, check)
     if figures_dir is not None:
         from ...model_figures import render_model_figures
 

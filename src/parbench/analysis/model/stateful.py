@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ...presets import PER_DOCUMENT, PER_WORD
+from ...catalog import PER_DOCUMENT, PER_WORD
 from .core import (
     DRIVER,
     FIXED,
