@@ -210,3 +210,29 @@ def test_projections_at_2019_cost_carry_the_model_error_in_their_bracket():
     assert wide.loc["C2b", "interval_high"] - wide.loc["C2b", "interval_low"] > \
         plain.loc["C2b", "interval_high"] - plain.loc["C2b", "interval_low"]
     assert wide.loc["C2b", "bracket_low"] <= wide.loc["C2b", "interval_low"]
+
+
+def test_b2_measured_both_ways_pairs_each_ratio_with_its_per_document_twin(tmp_path):
+    from parbench.analysis.drift import measured_both_ways
+    from parbench.readme import _b2_depended_on
+
+    columns = ["workload", "cores", "backend", "baseline", "speedup", "ci_low", "ci_high", "ci_method"]
+    speedups = pd.DataFrame([["stateful", 2, "ray", "serial", 1.25, 1.0, 1.5, "BCa"],
+                             ["stateful", 2, "ray", "multiprocessing", 1.5, 1.25, 1.75, "BCa"],
+                             ["stateful_per_document", 2, "ray", "serial", 1.75, 1.5, 2.0, "BCa"],
+                             ["stateful_per_document", 2, "ray", "multiprocessing", 2.5, 2.0, 3.0, "BCa"],
+                             ["numerical", 2, "ray", "serial", 2.0, 1.5, 2.5, "BCa"]], columns=columns)
+    both = measured_both_ways(speedups).set_index(["backend", "baseline"])
+    assert len(both) == 2  # only B2's pairs, only where both generations were measured
+    assert (both.loc[("ray", "serial"), "per_word"], both.loc[("ray", "serial"), "per_document"]) == (1.25, 1.75)
+    assert measured_both_ways(speedups[speedups.workload != "stateful_per_document"]).empty
+    # the README's sentence says the same from the same tables, and the 2019-cost projections
+    drift_table(CLAIMS, primitives()).to_csv(tmp_path / "drift.csv", index=False)
+    verdicts = pd.DataFrame([{"id": "C2b", "claimed": "17x at 48 cores", "projected": 1.8,
+                              "projected_bracket_low": 1.2, "projected_bracket_high": 2.5},
+                             {"id": "C2b-2019cost", "claimed": "17x at 48 cores", "projected": 13.0,
+                              "projected_bracket_low": 9.0, "projected_bracket_high": 16.5}])
+    text = " ".join(_b2_depended_on(tmp_path, speedups, verdicts))
+    assert "at least 25x more than in 2019" in text
+    assert "ray over serial 1.25x per word against 1.75x per document" in text
+    assert "C2b (claimed 17x at 48 cores) 1.80x with today's cost and 13.00x [9.00, 16.50] with the 2019 cost" in text

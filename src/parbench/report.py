@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis.aggregate import load_records
+from .analysis.drift import measured_both_ways
 from .analysis.quiet import FOREIGN_LOAD_MAX, QUIET_CEILING
 from .analysis.verdicts import DRIFT_SUFFIX, SCALED_SUFFIX, VERDICTS, load_claims, read_verdicts
 from .catalog import (
@@ -371,7 +372,7 @@ def _out_of_sample(check: pd.DataFrame) -> dict | None:
     }
 
 
-def _drift(model_check: Path | None, records) -> dict | None:
+def _drift(model_check: Path | None, records, speedups: pd.DataFrame | None = None) -> dict | None:
     """What changed since 2019: the model stage's drift.csv (beside model_check.csv), and how this
     run's B2 cells generated their documents (their records' workload_facts)."""
     path = model_check.parent / "drift.csv" if model_check is not None else None
@@ -392,7 +393,13 @@ def _drift(model_check: Path | None, records) -> dict | None:
             generations.setdefault(facts["document_generation"], []).append(facts["generation_seconds_per_document"])
     cells = [{"generation": g, "cells": len(v), "seconds": fmt(statistics.median(v), 4)}
              for g, v in sorted(generations.items())]
-    return {"rows": rows, "generation_cells": cells}
+    both = measured_both_ways(speedups) if speedups is not None else pd.DataFrame()
+    label = BACKEND_LABELS.get
+    both_ways = [{"pair": f"{label(r.backend, r.backend)} over {label(r.baseline, r.baseline)}",
+                  "cores": int(r.cores), "per_word": f"{fmt(r.per_word)}x {fmt_ci(r.per_word_low, r.per_word_high)}",
+                  "per_document": f"{fmt(r.per_document)}x {fmt_ci(r.per_document_low, r.per_document_high)}"}
+                 for r in both.itertuples()]
+    return {"rows": rows, "generation_cells": cells, "both_ways": both_ways}
 
 
 def render_report(tables: Path, record_paths, environment: Path, claims_path: Path, template: Path,
@@ -460,7 +467,7 @@ def render_report(tables: Path, record_paths, environment: Path, claims_path: Pa
         "speedup_figure": _relative(figures / "speedup.png", out.parent),
         "software": records[0].software if records else {},
         "quiet_ceiling": QUIET_CEILING, "foreign_load_max": FOREIGN_LOAD_MAX,
-        "drift": _drift(model_check, records),
+        "drift": _drift(model_check, records, speedups),
     }
     loader = jinja2.FileSystemLoader(str(template.parent))
     environment_j2 = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,

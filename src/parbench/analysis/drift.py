@@ -259,3 +259,32 @@ def write_drift_outputs(claims: dict[str, Any], primitives: PrimitiveSet, calibr
     for path, frame in zip(paths, frames):
         write_atomic(path, frame.to_csv(index=False))
     return paths
+
+
+# ------------------------------------------------- the same claims measured with both generations
+
+BOTH_WAYS_PAIRS = (("ray", "serial"), ("ray", "multiprocessing"), ("ray", "multiprocessing_tuned"),
+                   ("multiprocessing", "serial"))
+
+
+def measured_both_ways(speedups: pd.DataFrame, workload: str = "stateful") -> pd.DataFrame:
+    """Each B2 ratio measured in the run's cells of both document generations, at every core count
+    that has both: the cells of `workload` (per word, the post's code) beside those of its
+    per-document variant (the same words in one RNG call each). Empty without the variant's cells."""
+    from ..catalog import PER_DOCUMENT, cell_workload
+
+    variant = cell_workload(workload, PER_DOCUMENT)
+    columns = ["backend", "baseline", "cores", "per_word", "per_word_low", "per_word_high", "per_document",
+               "per_document_low", "per_document_high"]
+    if variant == workload or speedups.empty:
+        return pd.DataFrame(columns=columns)
+    key = ["backend", "baseline", "cores"]
+    ratios = ["speedup", "ci_low", "ci_high"]
+    word = speedups[speedups.workload == workload][key + ratios]
+    document = speedups[speedups.workload == variant][key + ratios]
+    both = word.merge(document, on=key, suffixes=("_w", "_d"))
+    pairs = pd.DataFrame(BOTH_WAYS_PAIRS, columns=["backend", "baseline"])
+    both = pairs.merge(both, on=["backend", "baseline"]).sort_values(["backend", "baseline", "cores"])
+    both.columns = key + ["per_word", "per_word_low", "per_word_high", "per_document", "per_document_low",
+                          "per_document_high"]
+    return both.reset_index(drop=True)[columns]
