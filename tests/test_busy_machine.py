@@ -19,7 +19,7 @@ SLOW_REASON = ("runs a slice of the smoke DAG with Snakemake beside a busy loop 
 pytestmark = pytest.mark.slow(reason=SLOW_REASON)
 
 SLICE = ("--configfile", "config/smoke.yaml", "--config", "rounds=1", "workloads=[stateful]",
-         "backends=[serial,multiprocessing,ray]", "cores=[1,2]")
+         "document_generation=per-word", "backends=[serial,multiprocessing,ray]", "cores=[1,2]")
 
 
 @pytest.fixture(scope="module")
