@@ -35,6 +35,10 @@ onstart:
     quiet_scheduler()
 
 
+onsuccess:
+    print_estimate_error()
+
+
 rule all:
     default_target: True
     input:

@@ -244,6 +244,23 @@ def test_projection_interval_comes_from_the_primitives_spread(known):
     assert (again.ci_low, again.ci_high) == (p.ci_low, p.ci_high)  # seeded
 
 
+def test_projection_intervals_are_those_of_the_draws_evaluated_one_by_one(known):
+    """The draws are evaluated once per claim and shared by the interval, the interval with the
+    model's error and the bracket; each must still be what evaluating every draw on its own gives."""
+    from parbench.analysis.model import projection
+
+    claims = load_claims(ROOT / "paper" / "claims.yaml")
+    prims = PrimitiveSet.from_record(record(known, spread=0.2))
+    draws = projection.bootstrap_inputs(prims, CALIBRATION, 100, 20190116)
+    scenarios = projection._Scenarios(projection.ModelInputs.means(prims, CALIBRATION), draws,
+                                      projection.ModelError.from_check(None), 20190116)
+    out = model.project_claims(claims, prims, CALIBRATION, cores=48, scenarios=scenarios)
+    for cid in ("C1a", "C4a"):
+        claim = next(c for c in claims["claims"] if c["id"] == cid)
+        one_by_one = projection._interval(np.array([projection._claim_statistic(claim, 48, d)[0] for d in draws]))
+        assert (out[cid].ci_low, out[cid].ci_high) == one_by_one
+
+
 # -------------------------------------------------------------- validation reads no cell
 
 

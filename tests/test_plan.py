@@ -1,6 +1,7 @@
 """The run plan: core counts under quotas and clusters, round-by-round order, durations, progress."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,32 @@ def test_progress_line_counts_records_on_disk(tmp_path):
     line = plan.progress_line(tmp_path / "plan.json", root=tmp_path)
     assert line == "parbench: 1 of 2 cell rounds done, 1 left, about 60 s left"
     assert plan.progress_line(tmp_path / "absent.json") is None
+
+
+def test_the_estimate_error_line_compares_the_start_up_estimate_with_the_measured_run(tmp_path):
+    order = [Job(CellKey("numerical", "serial", 1), 0)]
+    est = plan.Estimate(600.0, {"numerical": 600.0}, {order[0]: 600.0}, ())
+    plan.write_plan(tmp_path / "plan.json", order, est, "raw/{workload}/{backend}/{cores}/round{round}.json",
+                    started_at=1000.0)
+    # 8 min measured against a 10 min estimate: the estimate was 25% too long
+    assert plan.estimate_error_line(tmp_path / "plan.json", finished_at=1480.0) == (
+        "parbench: run took 8 min; the start-up estimate was 10 min "
+        "(error +25%, estimate minus measured over measured)")
+    assert "error -50%" in plan.estimate_error_line(tmp_path / "plan.json", finished_at=2200.0)
+    # without a start time (a plan file from before this change) or a plan file, no line
+    (tmp_path / "old.json").write_text(json.dumps({"jobs": []}))
+    assert plan.estimate_error_line(tmp_path / "old.json") is None
+    assert plan.estimate_error_line(tmp_path / "absent.json") is None
+
+
+def test_the_plan_file_records_when_the_run_started(tmp_path):
+    order = [Job(CellKey("numerical", "serial", 1), 0)]
+    est = plan.Estimate(5.0, {"numerical": 5.0}, {order[0]: 5.0}, ())
+    before = time.time()
+    plan.write_plan(tmp_path / "plan.json", order, est, "raw/{workload}/{backend}/{cores}/round{round}.json")
+    written = json.loads((tmp_path / "plan.json").read_text())
+    assert before <= written["started_at"] <= time.time()
+    assert written["estimate_s"] == 5.0
 
 
 def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,14 +371,19 @@ def default_run_durations(config: dict, sizes: dict[str, dict], reference_record
 # ------------------------------------------------------------------------------- progress
 
 
-def write_plan(path: Path, order: Sequence[Job], est: Estimate, record_path: str) -> None:
-    """The plan file `parbench run` reads to print its progress line (written when the run starts)."""
+def write_plan(path: Path, order: Sequence[Job], est: Estimate, record_path: str,
+               started_at: float | None = None) -> None:
+    """The plan file `parbench run` reads to print its progress line (written when the run starts).
+
+    It also keeps the start-up estimate and when the run started (epoch seconds; now by default),
+    so that the run's end can say how far off the estimate was (estimate_error_line)."""
     jobs = [{"cell": str(job.cell), "round": job.round,
              "record": record_path.format(workload=job.cell.workload, backend=job.cell.backend,
                                           cores=job.cell.cores, round=job.round),
              "estimate_s": est.per_job_s.get(job)} for job in order]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"jobs": jobs}, indent=1))
+    started = time.time() if started_at is None else started_at
+    path.write_text(json.dumps({"started_at": started, "estimate_s": est.total_s, "jobs": jobs}, indent=1))
 
 
 def progress_line(plan_path: Path, root: Path = Path(".")) -> str | None:
@@ -391,3 +397,23 @@ def progress_line(plan_path: Path, root: Path = Path(".")) -> str | None:
     left_s = sum(j["estimate_s"] or 0.0 for j in left)
     return (f"parbench: {len(done)} of {len(jobs)} cell rounds done, {len(left)} left"
             + (f", about {describe_duration(left_s)} left" if left else ""))
+
+
+def estimate_error_line(plan_path: Path, finished_at: float | None = None) -> str | None:
+    """'run took X; the start-up estimate was Y (error +Z%)' at the run's end, from the plan file
+    written at its start; None without a plan file or one that predates the start time.
+
+    The error is (estimate - measured) / measured, the issue's "within 20% of the measured wall
+    time": positive when the estimate was too long. The measured time runs from the plan file's
+    writing (Snakemake's onstart, after the DAG is built) to `finished_at` (now by default)."""
+    try:
+        written = json.loads(plan_path.read_text())
+        started, estimated = float(written["started_at"]), float(written["estimate_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    measured = (time.time() if finished_at is None else finished_at) - started
+    if measured <= 0:
+        return None
+    error = (estimated - measured) / measured
+    return (f"parbench: run took {describe_duration(measured)}; the start-up estimate was "
+            f"{describe_duration(estimated)} (error {error:+.0%}, estimate minus measured over measured)")

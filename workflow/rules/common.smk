@@ -346,5 +346,12 @@ def write_plan_file():
     plan.write_plan(Path(PLAN_FILE), ORDER, est, RECORD)
 
 
+def print_estimate_error():
+    """At a successful run's end: its wall time beside the start-up estimate (the plan file)."""
+    line = plan.estimate_error_line(Path(PLAN_FILE))
+    if line:
+        print(line, file=sys.stderr)
+
+
 if workflow.is_main_process:
     print_plan()

@@ -206,6 +206,7 @@ class _Scenarios:
         self.point, self.draws, self.error, self.seed = point, draws, error, seed
         self._made: dict[tuple, tuple[ModelInputs, list[ModelInputs]]] = {}
         self._errors: dict[tuple[str, str], np.ndarray] = {}
+        self._ratios: dict[tuple, dict[str, list[tuple[float, str, str]]]] = {}
 
     def get(self, settings: dict[str, float]) -> tuple[ModelInputs, list[ModelInputs]]:
         key = tuple(sorted(settings.items()))
@@ -222,16 +223,42 @@ class _Scenarios:
         return self._errors[(workload, backend)]
 
 
-def _claim_samples(claim: dict, cores: int, scenarios: _Scenarios, draws: list[ModelInputs],
+def _draw_ratios(claim: dict, cores: int, scenarios: _Scenarios,
+                 settings: dict[str, float]) -> dict[str, list[tuple[float, str, str]]]:
+    """Per workload, on every draw under `settings`: the claim's ratio and its two sides' backends.
+
+    Kept per scenario set: the percentile interval, the interval with the model's error and the
+    bracket's first combination (no assumption moved) all need the very same draws, and the model
+    evaluations are most of the model stage's time (a smoke run's model stage: 37 s, measured)."""
+    key = (claim["id"], cores, tuple(sorted(settings.items())))
+    if key not in scenarios._ratios:
+        _, draws = scenarios.get(settings)
+        per_workload = {}
+        for w in _claim_workloads(claim):
+            values = []
+            for d in draws:
+                ratio, (base, mine) = _ratio_parts(claim, w, cores, d)
+                values.append((ratio, base.backend, mine.backend))
+            per_workload[w] = values
+        scenarios._ratios[key] = per_workload
+    return scenarios._ratios[key]
+
+
+def _draw_statistics(claim: dict, cores: int, scenarios: _Scenarios) -> np.ndarray:
+    """The claim's statistic (_claim_statistic's lowest workload ratio) on every draw, no error."""
+    per_workload = list(_draw_ratios(claim, cores, scenarios, {}).values())
+    return np.array([min(ratios[i][0] for ratios in per_workload) for i in range(len(scenarios.draws))], float)
+
+
+def _claim_samples(claim: dict, cores: int, scenarios: _Scenarios, settings: dict[str, float],
                    with_error: bool) -> np.ndarray:
     """The claim's statistic on every draw, each side times an error drawn from the model's own."""
     per_workload = []
-    for w in _claim_workloads(claim):
+    for w, draws in _draw_ratios(claim, cores, scenarios, settings).items():
         values = []
-        for i, d in enumerate(draws):
-            ratio, (base, mine) = _ratio_parts(claim, w, cores, d)
+        for i, (ratio, base_backend, mine_backend) in enumerate(draws):
             if with_error:  # measured = predicted / (1 + error), so the ratio's error is mine's over base's
-                ratio *= math.exp(scenarios.errors(w, mine.backend)[i] - scenarios.errors(w, base.backend)[i])
+                ratio *= math.exp(scenarios.errors(w, mine_backend)[i] - scenarios.errors(w, base_backend)[i])
             values.append(ratio)
         per_workload.append(values)
     return np.min(np.array(per_workload, float), axis=0) if per_workload else np.zeros(0)
@@ -266,8 +293,7 @@ def _bracket(claim: dict, cores: int, scenarios: _Scenarios,
     options = [[None, *(v for _, v in a.bounds)] for a, _ in binding]
     for combo in itertools.product(*options):
         settings = {a.knob: v for (a, _), v in zip(binding, combo) if v is not None}
-        _, draws = scenarios.get(settings)
-        low, high = _interval(_claim_samples(claim, cores, scenarios, draws, with_error=True))
+        low, high = _interval(_claim_samples(claim, cores, scenarios, settings, with_error=True))
         lows.append(low)
         highs.append(high)
     return min(lows), max(highs)
@@ -336,8 +362,8 @@ def project_claims(claims: dict, primitives: PrimitiveSet, calibration: pd.DataF
             continue
         if not math.isfinite(value):
             continue
-        ci = _interval(np.array([_claim_statistic(claim, cores, d)[0] for d in draws]))
-        interval = _interval(_claim_samples(claim, cores, scenarios, draws, with_error=True))
+        ci = _interval(_draw_statistics(claim, cores, scenarios))
+        interval = _interval(_claim_samples(claim, cores, scenarios, {}, with_error=True))
         binding = _binding(claim, cores, value, scenarios, assumptions)
         bracket = _bracket(claim, cores, scenarios, binding) if draws else (math.nan, math.nan)
         note, widest = _bracket_note(value, ci, interval, bracket, binding, scenarios.error)
