@@ -108,7 +108,7 @@ def test_the_config_key_chooses_the_b2_cells(tmp_path):
     from conftest import copy_project, snakemake
 
     project = copy_project(tmp_path)
-    both = _bench_commands(project, "backends=[serial,ray,joblib]")
+    both = _bench_commands(project, "backends=[serial,ray,joblib]", "document_generation=[per-word,per-document]")
     variant = [c for c in both if "--workload stateful_per_document " in c]
     assert {b for b in ("serial", "ray", "joblib") if any(f"--backend {b} " in c for c in variant)} == {"serial", "ray"}
     assert any("--workload stateful " in c and "--backend joblib " in c for c in both)
