@@ -186,3 +186,22 @@ def test_b2_is_planned_once_per_document_generation_and_its_variant_for_four_bac
     assert variant == {"serial", "ray", "multiprocessing_tuned"}
     assert {c.backend for c in cells if c.workload == "stateful"} == {
         "serial", "ray", "joblib", "multiprocessing_tuned"}
+
+
+def test_the_trial_share_line_counts_only_this_runs_records(tmp_path):
+    import os
+
+    order = [Job(CellKey("numerical", "serial", 1), 0), Job(CellKey("numerical", "ray", 1), 0)]
+    est = plan.Estimate(60.0, {"numerical": 60.0}, {j: 30.0 for j in order}, ())
+    pattern = "raw/{workload}/{backend}/{cores}/round{round}.json"
+    plan.write_plan(tmp_path / "plan.json", order, est, pattern, started_at=1000.0)
+    for job, seconds, mtime in ((order[0], [10.0, 14.0], 1010.0), (order[1], [99.0], 900.0)):
+        path = tmp_path / pattern.format(workload=job.cell.workload, backend=job.cell.backend,
+                                         cores=job.cell.cores, round=job.round)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"trials": [{"seconds": s} for s in seconds]}))
+        os.utime(path, (mtime, mtime))  # the ray record predates the run: an earlier run timed it
+    line = plan.trial_share_line(tmp_path / "plan.json", tmp_path, finished_at=1040.0)
+    assert line.startswith("parbench: 60% of the run's wall time was inside timed trials (24 s of 40 s, 1 cell rounds")
+    assert plan.trial_share_line(tmp_path / "absent.json", tmp_path) is None
+    assert plan.trial_share_line(tmp_path / "plan.json", tmp_path / "elsewhere", finished_at=1040.0) is None

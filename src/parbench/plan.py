@@ -417,3 +417,31 @@ def estimate_error_line(plan_path: Path, finished_at: float | None = None) -> st
     error = (estimated - measured) / measured
     return (f"parbench: run took {describe_duration(measured)}; the start-up estimate was "
             f"{describe_duration(estimated)} (error {error:+.0%}, estimate minus measured over measured)")
+
+
+def trial_share_line(plan_path: Path, root: Path = Path("."), finished_at: float | None = None) -> str | None:
+    """'N% of the run's wall time inside timed trials' at the run's end: the trial seconds of the
+    plan's records written during this run over the time since the plan file was written; None
+    without a plan file, or when no record was written in the run (a run that only aggregated)."""
+    try:
+        written = json.loads(plan_path.read_text())
+        started, jobs = float(written["started_at"]), written["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    measured = (time.time() if finished_at is None else finished_at) - started
+    trial_s, rounds = 0.0, 0
+    for job in jobs:
+        path = root / job["record"]
+        try:
+            if path.stat().st_mtime < started:
+                continue  # timed by an earlier run
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        trial_s += sum(t["seconds"] for t in record.get("trials") or [])
+        rounds += 1
+    if rounds == 0 or measured <= 0:
+        return None
+    return (f"parbench: {trial_s / measured:.0%} of the run's wall time was inside timed trials ({trial_s:.0f} s "
+            f"of {measured:.0f} s, {rounds} cell rounds; the report's \"Where a cell round's time goes\" has the rest)")
+

@@ -347,10 +347,11 @@ def write_plan_file():
 
 
 def print_estimate_error():
-    """At a successful run's end: its wall time beside the start-up estimate (the plan file)."""
-    line = plan.estimate_error_line(Path(PLAN_FILE))
-    if line:
-        print(line, file=sys.stderr)
+    """At a successful run's end: its wall time beside the start-up estimate (the plan file), and
+    the share of it inside timed trials."""
+    for line in (plan.estimate_error_line(Path(PLAN_FILE)), plan.trial_share_line(Path(PLAN_FILE))):
+        if line:
+            print(line, file=sys.stderr)
 
 
 if workflow.is_main_process:
