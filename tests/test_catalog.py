@@ -60,3 +60,27 @@ def test_the_package_ships_its_type_marker():
     from importlib.resources import files
 
     assert files("parbench").joinpath("py.typed").is_file()  # pyproject's package-data
+
+
+def test_the_b2_variant_is_named_by_what_it_runs_and_maps_back_to_its_base():
+    from parbench.catalog import (
+        CELL_WORKLOAD_ORDER,
+        PER_DOCUMENT,
+        PER_WORD,
+        WORKLOAD_ORDER,
+        base_workload,
+        cell_workload,
+        document_generation_of,
+        times_variant,
+    )
+
+    assert WORKLOAD_ORDER == ("numerical", "stateful", "expensive_init")  # the post's three: claims, primitives
+    assert CELL_WORKLOAD_ORDER == ("numerical", "stateful", "stateful_per_document", "expensive_init")
+    assert cell_workload("stateful", PER_DOCUMENT) == "stateful_per_document"
+    assert cell_workload("stateful_per_document", PER_WORD) == "stateful"
+    assert cell_workload("numerical", PER_DOCUMENT) == "numerical"  # no documents, no variant
+    assert base_workload("stateful_per_document") == "stateful" and base_workload("numerical") == "numerical"
+    assert (document_generation_of("stateful_per_document"), document_generation_of("stateful")) == (
+        PER_DOCUMENT, PER_WORD)
+    assert times_variant("stateful_per_document", "ray") and not times_variant("stateful_per_document", "joblib")
+    assert times_variant("stateful", "joblib")
