@@ -144,11 +144,16 @@ def test_the_estimate_error_line_compares_the_start_up_estimate_with_the_measure
     est = plan.Estimate(600.0, {"numerical": 600.0}, {order[0]: 600.0}, ())
     plan.write_plan(tmp_path / "plan.json", order, est, "raw/{workload}/{backend}/{cores}/round{round}.json",
                     started_at=1000.0)
+    # a run that timed no cell (reference_report): the estimate was for cells, so no line
+    assert plan.estimate_error_line(tmp_path / "plan.json", finished_at=1480.0, root=tmp_path) is None
+    record = tmp_path / "raw" / "numerical" / "serial" / "1" / "round0.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"trials": [{"seconds": 1.0}]}))  # written now, after the plan's start
     # 8 min measured against a 10 min estimate: the estimate was 25% too long
-    assert plan.estimate_error_line(tmp_path / "plan.json", finished_at=1480.0) == (
+    assert plan.estimate_error_line(tmp_path / "plan.json", finished_at=1480.0, root=tmp_path) == (
         "parbench: run took 8 min; the start-up estimate was 10 min "
         "(error +25%, estimate minus measured over measured)")
-    assert "error -50%" in plan.estimate_error_line(tmp_path / "plan.json", finished_at=2200.0)
+    assert "error -50%" in plan.estimate_error_line(tmp_path / "plan.json", finished_at=2200.0, root=tmp_path)
     # without a start time (a plan file from before this change) or a plan file, no line
     (tmp_path / "old.json").write_text(json.dumps({"jobs": []}))
     assert plan.estimate_error_line(tmp_path / "old.json") is None

@@ -399,18 +399,37 @@ def progress_line(plan_path: Path, root: Path = Path(".")) -> str | None:
             + (f", about {describe_duration(left_s)} left" if left else ""))
 
 
-def estimate_error_line(plan_path: Path, finished_at: float | None = None) -> str | None:
+def _this_runs_records(plan_path: Path, root: Path) -> tuple[float, float, list[dict]] | None:
+    """(started_at, estimate_s, records written since then) of the plan file's run, or None."""
+    try:
+        written = json.loads(plan_path.read_text())
+        started, estimated, jobs = float(written["started_at"]), float(written["estimate_s"]), written["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    records = []
+    for job in jobs:
+        path = root / job["record"]
+        try:
+            if path.stat().st_mtime < started:
+                continue  # timed by an earlier run
+            records.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return started, estimated, records
+
+
+def estimate_error_line(plan_path: Path, finished_at: float | None = None, root: Path = Path(".")) -> str | None:
     """'run took X; the start-up estimate was Y (error +Z%)' at the run's end, from the plan file
-    written at its start; None without a plan file or one that predates the start time.
+    written at its start; None without a plan file, one that predates the start time, or a run that
+    timed no cell (e.g. `reference_report`: the estimate is for cells).
 
     The error is (estimate - measured) / measured, the issue's "within 20% of the measured wall
     time": positive when the estimate was too long. The measured time runs from the plan file's
     writing (Snakemake's onstart, after the DAG is built) to `finished_at` (now by default)."""
-    try:
-        written = json.loads(plan_path.read_text())
-        started, estimated = float(written["started_at"]), float(written["estimate_s"])
-    except (OSError, ValueError, KeyError, TypeError):
+    run = _this_runs_records(plan_path, root)
+    if run is None or not run[2]:
         return None
+    started, estimated, _ = run
     measured = (time.time() if finished_at is None else finished_at) - started
     if measured <= 0:
         return None
@@ -423,25 +442,14 @@ def trial_share_line(plan_path: Path, root: Path = Path("."), finished_at: float
     """'N% of the run's wall time inside timed trials' at the run's end: the trial seconds of the
     plan's records written during this run over the time since the plan file was written; None
     without a plan file, or when no record was written in the run (a run that only aggregated)."""
-    try:
-        written = json.loads(plan_path.read_text())
-        started, jobs = float(written["started_at"]), written["jobs"]
-    except (OSError, ValueError, KeyError, TypeError):
+    run = _this_runs_records(plan_path, root)
+    if run is None or not run[2]:
         return None
+    started, _, records = run
     measured = (time.time() if finished_at is None else finished_at) - started
-    trial_s, rounds = 0.0, 0
-    for job in jobs:
-        path = root / job["record"]
-        try:
-            if path.stat().st_mtime < started:
-                continue  # timed by an earlier run
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        trial_s += sum(t["seconds"] for t in record.get("trials") or [])
-        rounds += 1
-    if rounds == 0 or measured <= 0:
+    if measured <= 0:
         return None
+    trial_s = sum(t["seconds"] for r in records for t in r.get("trials") or [])
     return (f"parbench: {trial_s / measured:.0%} of the run's wall time was inside timed trials ({trial_s:.0f} s "
-            f"of {measured:.0f} s, {rounds} cell rounds; the report's \"Where a cell round's time goes\" has the rest)")
-
+            f"of {measured:.0f} s, {len(records)} cell rounds; the report's \"Where a cell round's time goes\" has "
+            f"the rest)")
