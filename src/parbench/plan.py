@@ -418,6 +418,16 @@ def _this_runs_records(plan_path: Path, root: Path) -> tuple[float, float, list[
     return started, estimated, records
 
 
+def _this_run(plan_path: Path, root: Path, finished_at: float | None) -> tuple[float, float, list[dict]] | None:
+    """(estimate_s, measured wall seconds, records) of a run that timed cells, or None."""
+    run = _this_runs_records(plan_path, root)
+    if run is None or not run[2]:
+        return None
+    started, estimated, records = run
+    measured = (time.time() if finished_at is None else finished_at) - started
+    return (estimated, measured, records) if measured > 0 else None
+
+
 def estimate_error_line(plan_path: Path, finished_at: float | None = None, root: Path = Path(".")) -> str | None:
     """'run took X; the start-up estimate was Y (error +Z%)' at the run's end, from the plan file
     written at its start; None without a plan file, one that predates the start time, or a run that
@@ -426,13 +436,10 @@ def estimate_error_line(plan_path: Path, finished_at: float | None = None, root:
     The error is (estimate - measured) / measured, the issue's "within 20% of the measured wall
     time": positive when the estimate was too long. The measured time runs from the plan file's
     writing (Snakemake's onstart, after the DAG is built) to `finished_at` (now by default)."""
-    run = _this_runs_records(plan_path, root)
-    if run is None or not run[2]:
+    run = _this_run(plan_path, root, finished_at)
+    if run is None:
         return None
-    started, estimated, _ = run
-    measured = (time.time() if finished_at is None else finished_at) - started
-    if measured <= 0:
-        return None
+    estimated, measured, _ = run
     error = (estimated - measured) / measured
     return (f"parbench: run took {describe_duration(measured)}; the start-up estimate was "
             f"{describe_duration(estimated)} (error {error:+.0%}, estimate minus measured over measured)")
@@ -442,13 +449,10 @@ def trial_share_line(plan_path: Path, root: Path = Path("."), finished_at: float
     """'N% of the run's wall time inside timed trials' at the run's end: the trial seconds of the
     plan's records written during this run over the time since the plan file was written; None
     without a plan file, or when no record was written in the run (a run that only aggregated)."""
-    run = _this_runs_records(plan_path, root)
-    if run is None or not run[2]:
+    run = _this_run(plan_path, root, finished_at)
+    if run is None:
         return None
-    started, _, records = run
-    measured = (time.time() if finished_at is None else finished_at) - started
-    if measured <= 0:
-        return None
+    _, measured, records = run
     trial_s = sum(t["seconds"] for r in records for t in r.get("trials") or [])
     return (f"parbench: {trial_s / measured:.0%} of the run's wall time was inside timed trials ({trial_s:.0f} s "
             f"of {measured:.0f} s, {len(records)} cell rounds; the report's \"Where a cell round's time goes\" has "
