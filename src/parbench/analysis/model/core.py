@@ -5,7 +5,7 @@ bounds (span, work / capacity, rounds) every workload's trial is written in.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +86,11 @@ class Costs:
     def __init__(self, seconds: dict[str, float], facts: dict[str, Any]):
         self.seconds = seconds
         self.facts = facts
+        # Lookups already made, by the call's own arguments: a model stage asks the same few hundred
+        # costs millions of times (profiled: building the key string was a seventh of the stage).
+        self._looked_up: dict[tuple, float] = {}
+        self._piped: dict[tuple[float, bool], float] = {}
+        self._derived: dict[tuple, Any] = {}
         self._pipes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for mode in ("same_core", "cross_core"):
             prefix = f"transport.pipe_{mode}[bytes="
@@ -94,11 +99,24 @@ class Costs:
                 self._pipes[mode] = (np.array([p[0] for p in points], float), np.array([p[1] for p in points], float))
 
     def __call__(self, name: str, **param: int) -> float:
+        args = (name, *param.items())
+        try:
+            return self._looked_up[args]
+        except KeyError:
+            pass
         key = key_of(name, param)
         try:
-            return self.seconds[key]
+            self._looked_up[args] = seconds = self.seconds[key]
         except KeyError:
             raise MissingPrimitive(key) from None
+        return seconds
+
+    def derived(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A value made from these costs alone (no capacity, no assumption), made once: the same
+        costs are evaluated at every core count and under every assumption setting."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     def has(self, name: str, **param: int) -> bool:
         return key_of(name, param) in self.seconds
@@ -116,6 +134,11 @@ class Costs:
         i.e. both ends' CPU time (a work term). Without a cross-core measurement (a 1-core machine)
         the same-core time stands in for it.
         """
+        if (nbytes, cross_core) not in self._piped:
+            self._piped[(nbytes, cross_core)] = self._pipe(nbytes, cross_core)
+        return self._piped[(nbytes, cross_core)]
+
+    def _pipe(self, nbytes: float, cross_core: bool) -> float:
         mode = "cross_core" if cross_core and "cross_core" in self._pipes else "same_core"
         if mode not in self._pipes:
             raise MissingPrimitive("transport.pipe_same_core")
@@ -217,9 +240,12 @@ def _bounded(workload: str, backend: str, n: int, span: list[Term], work: list[T
              assumptions: Iterable[str | None]) -> Prediction:
     """T = max(span, work / capacity); the terms of the binding bound are returned."""
     span_s = sum(t.seconds for t in span)
-    work_terms = [Term(t.name, t.seconds / capacity, t.where, t.count, t.each, capacity, t.text) for t in work]
-    work_s = sum(t.seconds for t in work_terms)
-    bound, terms = (SPAN, span) if span_s >= work_s else (WORK, work_terms)
+    work_s = sum(t.seconds / capacity for t in work)
+    if span_s >= work_s:  # the work terms are only made where they bind (most rounds' span binds)
+        bound, terms = SPAN, span
+    else:
+        bound, terms = WORK, [Term(t.name, t.seconds / capacity, t.where, t.count, t.each, capacity, t.text)
+                              for t in work]
     return Prediction(workload, backend, n, max(span_s, work_s), bound, tuple(terms),
                       {SPAN: span_s, WORK: work_s}, tuple(a for a in assumptions if a))
 
@@ -236,11 +262,14 @@ def _rounds(workload: str, backend: str, n: int, rounds: list[Prediction], extra
             assumptions: Iterable[str | None]) -> Prediction:
     """Rounds separated by a barrier add up; their terms are merged by name and place."""
     merged: dict[tuple[str, str], list] = {}
-    for part in [*rounds, Prediction(workload, backend, n, 0.0, SPAN, tuple(extra))]:
-        for t in part.terms:
-            slot = merged.setdefault((t.name, t.where), [0.0, []])
-            slot[0] += t.seconds
-            slot[1].append(t)
+    for terms in [*(p.terms for p in rounds), extra]:
+        for t in terms:
+            slot = merged.get((t.name, t.where))
+            if slot is None:
+                merged[(t.name, t.where)] = [t.seconds, [t]]
+            else:
+                slot[0] += t.seconds
+                slot[1].append(t)
     terms = []
     for (name, where), (seconds, parts) in merged.items():
         if len(parts) == 1:

@@ -12,6 +12,7 @@ from .core import (
     WORKERS,
     ModelInputs,
     Prediction,
+    Term,
     _bounded,
     _lump,
     _pipe_cpu,
@@ -44,7 +45,8 @@ def _generate(m: ModelInputs) -> float:
 
 def _counting(m: ModelInputs, docs: int) -> list[float]:
     """count_document[k], k = 0 .. docs - 1: counting into a state that holds k documents."""
-    return [m.costs("stateful.count_document", k=k) for k in range(docs)]
+    return m.costs.derived(("stateful.count_document", docs),
+                           lambda: [m.costs("stateful.count_document", k=k) for k in range(docs)])
 
 
 def stateful_serial(n: int, m: ModelInputs) -> Prediction:
@@ -85,7 +87,6 @@ def stateful_multiprocessing(n: int, m: ModelInputs) -> Prediction:
     state_bytes = {int(k): v for k, v in c.fact("stateful.state_bytes").items()}
     rt, per_task = c("transport.pool_round_trip"), c("transport.pool_per_task")
     cap, assumption = m.capacity.at(n)
-    counting = _counting(m, docs)
 
     def dumps_state(k):
         return c("stateful.dumps_state", k=k) if k > 0 else 0.0  # an empty dict pickles in microseconds
@@ -93,8 +94,7 @@ def stateful_multiprocessing(n: int, m: ModelInputs) -> Prediction:
     def loads_state(k):
         return c("stateful.loads_state", k=k) if k > 0 else 0.0
 
-    rounds = []
-    for r in range(docs):
+    def round_terms(r: int, counting: list[float]) -> tuple[list[Term], list[Term]]:
         out_pickle = dumps_state(r) + c("stateful.dumps_document")
         in_bytes = state_bytes[r] + doc_bytes
         out_bytes = state_bytes[r + 1]
@@ -119,7 +119,13 @@ def stateful_multiprocessing(n: int, m: ModelInputs) -> Prediction:
                   + _pipe_cpu(m, out_bytes)),
             _term("unpickling the returned state", DRIVER, s, back),
         ]
-        rounds.append(_bounded("stateful", "multiprocessing", n, span, work, cap, []))
+        return span, work
+
+    # The rounds' terms depend on the costs, s and whether pipes cross cores, not on capacity:
+    # made once per draw for every core count above the slots and every assumption setting.
+    per_round = c.derived(("stateful.multiprocessing rounds", docs, s, n > 1),
+                          lambda: [round_terms(r, _counting(m, docs)) for r in range(docs)])
+    rounds = [_bounded("stateful", "multiprocessing", n, span, work, cap, []) for span, work in per_round]
     generate = [_term("generating the documents", DRIVER, n * docs, g)]
     notes = [assumption] + ([f"the original's {slots} state slots: {s} of the {n} documents of a round are counted"]
                             if n > slots else [])
@@ -152,7 +158,9 @@ def _stateful_actors(backend: str, n: int, m: ModelInputs, send: float, send_cpu
     cap, assumption = m.capacity.at(n)
     popular = c("stateful.dumps_popular") + c("stateful.loads_popular")
     collect = collect_first + (n - 1) * collect_each + popular + (n - 1) * c("stateful.loads_popular")
-    finish = holder_pipeline(n, docs, g + send, lambda k: receive + counting[k], ready=startup)
+    # the same for every assumption setting: made once per draw, core count and way of making documents
+    finish = c.derived(("stateful.holder_pipeline", backend, n, docs, m.document_generation),
+                       lambda: holder_pipeline(n, docs, g + send, lambda k: receive + counting[k], ready=startup))
     driver_span = n * docs * (g + send)
     span = [
         _term("generating the documents", DRIVER, n * docs, g),
