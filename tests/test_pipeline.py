@@ -68,8 +68,9 @@ def test_the_cost_model_checks_every_cell_and_projects_the_claims(smoke_run):
     primitives = json.loads((project / "results" / "primitives.json").read_text())
     assert primitives["preset"] == "smoke" and not primitives["skipped"]  # Ray and TensorFlow measured too
     assert any(p["key"] == "expensive_init.ray_actor_predict" for p in primitives["primitives"])
-    # one primitives round per cell round, each right after its round's cells and before the next's
-    assert [r["round"] for r in primitives["rounds"]] == [0, 1]
+    # the smoke configuration's one primitives round (primitives_rounds: 1), right after round 0's
+    # cells and before round 1's
+    assert [r["round"] for r in primitives["rounds"]] == [0]
     cells = [json.loads(p.read_text()) for p in (project / "results" / "raw").glob("*/*/*/round*.json")]
     for r in primitives["rounds"]:
         assert max(c["finished_at"] for c in cells if c["round"] == r["round"]) <= r["started_at"]
@@ -151,6 +152,7 @@ def test_a_new_core_count_reruns_only_its_cells(smoke_run):
     ("cores=[4096]", "exceed the"),
     ("cores=[-1]", "cores:"),
     ("preset=huge", "preset: 'huge' is not one of"),
+    ("primitives_rounds=4", "primitives_rounds is 4, but"),
 ])
 def test_config_errors_stop_before_any_job(tmp_path, override, message):
     project = copy_project(tmp_path)
@@ -202,7 +204,7 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
 def test_every_timing_setting_reaches_the_command_it_configures(tmp_path):
     """config/README.md's settings, each seen in the shell command of the job it configures."""
     project = copy_project(tmp_path)
-    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "calibration_seconds=0.3",
+    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "calibration_seconds=0.3", "calibration_repeats=4",
                     "run_timeout_s=77", "primitives_repeats=4", "seed=5", "trials=3", "rounds=1", "warmup=2",
                     timeout=120)
     assert dry.returncode == 0, dry.stderr[-2000:]
@@ -212,6 +214,6 @@ def test_every_timing_setting_reaches_the_command_it_configures(tmp_path):
     bench = [c for c in commands if c.startswith("parbench run ")]
     assert bench and all("--trials 3" in c and "--timeout 77" in c and "--warmup 2" in c and "--round 0" in c
                          for c in bench)
-    assert all("--seconds 0.3" in c for c in commands if c.startswith("parbench calibrate "))
+    assert all("--seconds 0.3 --repeats 4" in c for c in commands if c.startswith("parbench calibrate "))
     assert any("--repeats 4" in c for c in commands if c.startswith("parbench primitives "))
     assert any("--seed 5" in c for c in commands if c.startswith("parbench aggregate "))

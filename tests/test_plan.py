@@ -180,6 +180,14 @@ def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only()
     assert plan.plan_oversubscribed(["numerical"], ["serial"], Machine(16)) == []
 
 
+def test_primitives_rounds_default_to_one_per_cell_round_and_never_exceed_them():
+    assert plan.primitives_rounds({"rounds": 3}) == 3
+    assert plan.primitives_rounds({"rounds": 3, "primitives_rounds": None}) == 3
+    assert plan.primitives_rounds({"rounds": 3, "primitives_rounds": 1}) == 1
+    with pytest.raises(plan.PlanError, match=r"primitives_rounds is 4.*between 1 and rounds \(3\)"):
+        plan.primitives_rounds({"rounds": 3, "primitives_rounds": 4})
+
+
 def test_b2_is_planned_once_per_document_generation_and_its_variant_for_four_backends():
     machine = plan.Machine(2, None)
     assert plan.document_generations({"document_generation": "per-word"}) == ["per-word"]

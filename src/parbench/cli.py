@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = sub.add_parser("calibrate", help="measure what N pinned cores deliver on pure-Python work (the ceiling)")
     cal.add_argument("--cores", required=True, type=_positive_int)
-    cal.add_argument("--repeats", type=_positive_int, default=5)
+    cal.add_argument("--repeats", type=_int_at_least(3), default=5,
+                     help="interleaved single / parallel repeats (the pipeline's calibration_repeats)")
     cal.add_argument("--seconds", type=float, default=0.5, help="work per process per repeat")
     cal.add_argument("--point", type=_non_negative_int, default=0,
                      help="which check of the run this is: 0 before the first round, r after round r (recorded)")

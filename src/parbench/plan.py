@@ -106,6 +106,19 @@ def cell_workloads(workloads: Iterable[str], document_generations: Iterable[str]
     return [w for w in CELL_WORKLOAD_ORDER if w in wanted]
 
 
+def primitives_rounds(config: dict) -> int:
+    """How many primitives rounds a run measures: one right after each of its first k cell rounds
+    (config primitives_rounds; null: after every round, so the model's inputs see the machine in
+    every state the cells saw)."""
+    rounds, wanted = int(config["rounds"]), config.get("primitives_rounds")
+    if wanted is None:
+        return rounds
+    if not 1 <= int(wanted) <= rounds:
+        raise PlanError(f"config error: primitives_rounds is {wanted}, but a run measures its primitives after its cell "
+                        f"rounds: set it between 1 and rounds ({rounds}), or null for one after every round")
+    return int(wanted)
+
+
 def document_generations(config: dict) -> list[str]:
     """The config's document_generation: one name or a list (the default run times B2 both ways)."""
     value = config.get("document_generation", [PER_WORD])

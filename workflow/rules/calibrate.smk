@@ -15,6 +15,7 @@ rule calibrate:
         bench_slot=1,
     params:
         seconds=config["calibration_seconds"],
+        repeats=config["calibration_repeats"],
     shell:
         "parbench calibrate --cores {wildcards.cores} --point {wildcards.point}"
-        " --seconds {params.seconds} --out {output} 2> {log}"
+        " --seconds {params.seconds} --repeats {params.repeats} --out {output} 2> {log}"

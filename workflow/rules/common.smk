@@ -60,6 +60,10 @@ WORKLOADS = config["workloads"]
 CELL_WORKLOADS = plan.cell_workloads(WORKLOADS, plan.document_generations(config))
 BACKENDS = config["backends"]
 ROUNDS = config["rounds"]
+try:
+    PRIMITIVES_ROUNDS = plan.primitives_rounds(config)
+except plan.PlanError as exc:
+    raise WorkflowError(str(exc)) from None
 
 
 def missing_build_packages():
@@ -282,7 +286,7 @@ def run_estimate():
     reference = plan.load_reference((REFERENCE / "raw").glob("*/*/*/round*.json"))
     points = len(CALIBRATION_CORES) * (ROUNDS + 1)
     primitives_left = sum(
-        not Path(f"results/primitives/round{r}.json").exists() for r in range(ROUNDS)
+        not Path(f"results/primitives/round{r}.json").exists() for r in range(PRIMITIVES_ROUNDS)
     )
     primitives_s = primitives_left * plan.reference_primitives_round_s(
         REFERENCE_PRIMITIVES, config["preset"], WORKLOADS

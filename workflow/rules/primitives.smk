@@ -30,7 +30,7 @@ rule primitives:
 # Every round's samples pooled into the one record the model reads (each round's times kept).
 rule primitives_merged:
     input:
-        expand("results/primitives/round{round}.json", round=range(ROUNDS)),
+        expand("results/primitives/round{round}.json", round=range(PRIMITIVES_ROUNDS)),
     output:
         "results/primitives.json",
     log:
