@@ -204,7 +204,8 @@ def test_reference_report_renders_committed_records_without_benchmarks(tmp_path)
 def test_every_timing_setting_reaches_the_command_it_configures(tmp_path):
     """config/README.md's settings, each seen in the shell command of the job it configures."""
     project = copy_project(tmp_path)
-    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "calibration_seconds=0.3", "calibration_repeats=4",
+    dry = snakemake(project, "-n", "-p", "--configfile", "config/smoke.yaml", "--config", "calibration_seconds=0.3",
+                    "calibration_repeats=4",
                     "run_timeout_s=77", "primitives_repeats=4", "seed=5", "trials=3", "rounds=1", "warmup=2",
                     timeout=120)
     assert dry.returncode == 0, dry.stderr[-2000:]

@@ -180,6 +180,15 @@ def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only()
     assert plan.plan_oversubscribed(["numerical"], ["serial"], Machine(16)) == []
 
 
+def test_a_calibration_point_is_estimated_from_its_configured_work():
+    assert plan.calibration_point_seconds() == pytest.approx(7.0)  # the default: 5 x (0.5 s + 0.5 s) + 2 s
+    assert plan.calibration_point_seconds(0.2, 3) == pytest.approx(3.2)  # the smoke configuration
+    order = [Job(CellKey("numerical", "serial", 1), 0)]
+    none = plan.estimate(order, {}, 2, None, {}, calibration_points=6)
+    smoke = plan.estimate(order, {}, 2, None, {}, calibration_points=6, calibration_point_s=3.2)
+    assert none.total_s == pytest.approx(42.0) and smoke.total_s == pytest.approx(19.2)
+
+
 def test_primitives_rounds_default_to_one_per_cell_round_and_never_exceed_them():
     assert plan.primitives_rounds({"rounds": 3}) == 3
     assert plan.primitives_rounds({"rounds": 3, "primitives_rounds": None}) == 3

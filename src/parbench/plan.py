@@ -29,7 +29,16 @@ from .catalog import CELL_WORKLOAD_ORDER, PER_WORD, base_workload, cell_workload
 
 AUTO_CORES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128)
 PROCESS_OVERHEAD_S = 3.0  # interpreter start and imports per process, when no record says better
-CALIBRATION_SECONDS = 7.0  # one calibration point: pool start, idle-load window, 5 x (0.5 s + 0.5 s)
+CALIBRATION_FIXED_SECONDS = 2.0  # one calibration point's process, pool start and 1 s idle-load window
+
+
+def calibration_point_seconds(seconds: float = 0.5, repeats: int = 5) -> float:
+    """One calibration point: its fixed cost and `repeats` x (single + parallel) of `seconds` each
+    (7 s at the defaults; the smoke configuration's 0.2 s x 3 repeats: 3.2 s, 2.5-3.5 s measured)."""
+    return CALIBRATION_FIXED_SECONDS + repeats * 2 * seconds
+
+
+CALIBRATION_SECONDS = calibration_point_seconds()
 
 
 class PlanError(ValueError):
@@ -114,8 +123,8 @@ def primitives_rounds(config: dict) -> int:
     if wanted is None:
         return rounds
     if not 1 <= int(wanted) <= rounds:
-        raise PlanError(f"config error: primitives_rounds is {wanted}, but a run measures its primitives after its cell "
-                        f"rounds: set it between 1 and rounds ({rounds}), or null for one after every round")
+        raise PlanError(f"config error: primitives_rounds is {wanted}, but a run measures its primitives after its "
+                        f"cell rounds: set it between 1 and rounds ({rounds}), or null for one after every round")
     return int(wanted)
 
 
@@ -326,7 +335,7 @@ def reference_primitives_round_s(path: Path, preset: str, workloads: Iterable[st
 
 def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, warmups: dict[str, int] | None,
              reference: dict[tuple[str, str], ReferenceCell], calibration_points: int = 0,
-             primitives_s: float = 0.0) -> Estimate:
+             primitives_s: float = 0.0, calibration_point_s: float = CALIBRATION_SECONDS) -> Estimate:
     """Seconds for the jobs in `order`; `preset_sizes` maps workload -> the planned preset's sizes.
 
     `warmups` maps backend -> warm-ups when overridden for every backend (None = the reference's);
@@ -349,7 +358,7 @@ def estimate(order: Sequence[Job], preset_sizes: dict[str, dict], trials: int, w
         seconds = ref.overhead_at(cell.cores) + passes * ref.trial_at(cell.cores) * scale
         per_job[job] = seconds
         per_workload[cell.workload] = per_workload.get(cell.workload, 0.0) + seconds
-    total = sum(per_job.values()) + calibration_points * CALIBRATION_SECONDS + primitives_s
+    total = sum(per_job.values()) + calibration_points * calibration_point_s + primitives_s
     return Estimate(total, per_workload, per_job, tuple(sorted(unknown)))
 
 
