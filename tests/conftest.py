@@ -57,7 +57,7 @@ def snakemake(project, *args, timeout=RUN_LIMIT_S):
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, prepared_resources):
-    """The smoke DAG, run once per session in a temporary copy of the project (5-6 minutes on 2
+    """The smoke DAG, run once per session in a temporary copy of the project (about 4 minutes on 2
     cores): tests/test_pipeline.py checks its outputs, tests/test_engine.py its cells' records."""
     project = copy_project(tmp_path_factory.mktemp("project"))
     # Reuse the session's prepared model so the DAG does not train it again.

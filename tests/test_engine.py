@@ -15,7 +15,7 @@ from parbench.workloads import stateful
 from parbench.workloads.base import Cell
 
 # Why this module's slow tests are slow (bin/test --quick leaves them out).
-SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 8 minutes on 2 idle cores)")
+SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 4 minutes on 2 idle cores)")
 
 WORKLOADS = ("numerical", "stateful", "expensive_init")
 BACKENDS = ("serial", "multiprocessing", "ray", "multiprocessing_tuned")

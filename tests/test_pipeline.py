@@ -13,7 +13,7 @@ from parbench.analysis.verdicts import DRIFT_SUFFIX, SCALED_SUFFIX, VERDICTS
 from parbench.machine import read_topology
 
 # Why this module's slow tests are slow (bin/test --quick leaves them out).
-SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 8 minutes on 2 idle cores) "
+SLOW_REASON = ("reads the session's smoke DAG (48 cell rounds with Snakemake: about 4 minutes on 2 idle cores) "
                "or reruns part of it")
 
 def job_counts(dry_run_output: str) -> dict[str, int]:
