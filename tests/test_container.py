@@ -249,6 +249,10 @@ def _ctrl_c_in_a_terminal(fake, extra_env=None) -> int:
 
     def own_the_terminal():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # A container's first process starts with SIGINT at its default; a test run started in the
+        # background by a shell ignores it, every child would inherit that, and bash cannot trap a
+        # signal ignored on entry (the stand-in would never see the Ctrl-C).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     try:
         proc = _start_entrypoint(fake, extra_env, stdin=secondary, stdout=secondary, stderr=secondary,
