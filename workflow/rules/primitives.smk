@@ -3,6 +3,7 @@
 # bench_slot, like a cell), right after that round's cells: the machine's speed drifts (this VM's
 # predict takes 0.70 s or 1.35 s in spells), and primitives measured in one spell would not see the
 # states the cells saw. Round 0 runs after round 0, so an interrupted run has its first cells early.
+# config primitives_rounds: only after the first k rounds (the smoke configuration: 1).
 rule primitives:
     input:
         primitives_inputs(),
