@@ -182,7 +182,7 @@ def test_the_oversubscribed_check_runs_b1_and_b2_above_the_machines_cores_only()
 
 def test_a_calibration_point_is_estimated_from_its_configured_work():
     assert plan.calibration_point_seconds() == pytest.approx(7.0)  # the default: 5 x (0.5 s + 0.5 s) + 2 s
-    assert plan.calibration_point_seconds(0.2, 3) == pytest.approx(3.2)  # the smoke configuration
+    assert plan.calibration_point_seconds({"calibration_seconds": 0.2, "calibration_repeats": 3}) == pytest.approx(3.2)
     order = [Job(CellKey("numerical", "serial", 1), 0)]
     none = plan.estimate(order, {}, 2, None, {}, calibration_points=6)
     smoke = plan.estimate(order, {}, 2, None, {}, calibration_points=6, calibration_point_s=3.2)

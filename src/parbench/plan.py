@@ -32,10 +32,12 @@ PROCESS_OVERHEAD_S = 3.0  # interpreter start and imports per process, when no r
 CALIBRATION_FIXED_SECONDS = 2.0  # one calibration point's process, pool start and 1 s idle-load window
 
 
-def calibration_point_seconds(seconds: float = 0.5, repeats: int = 5) -> float:
-    """One calibration point: its fixed cost and `repeats` x (single + parallel) of `seconds` each
-    (7 s at the defaults; the smoke configuration's 0.2 s x 3 repeats: 3.2 s, 2.5-3.5 s measured)."""
-    return CALIBRATION_FIXED_SECONDS + repeats * 2 * seconds
+def calibration_point_seconds(config: dict | None = None) -> float:
+    """One calibration point of `config`: its fixed cost and calibration_repeats x (single +
+    parallel) of calibration_seconds each (7 s at the defaults, 0.5 s x 5; the smoke configuration's
+    0.2 s x 3: 3.2 s, 2.5-3.5 s measured)."""
+    config = config or {}
+    return CALIBRATION_FIXED_SECONDS + config.get("calibration_repeats", 5) * 2 * config.get("calibration_seconds", 0.5)
 
 
 CALIBRATION_SECONDS = calibration_point_seconds()
@@ -384,7 +386,7 @@ def default_run_durations(config: dict, sizes: dict[str, dict], reference_record
         workloads = cell_workloads(config["workloads"], document_generations(config))
         order = job_order(plan_cells(workloads, config["backends"], cores, machine), config["rounds"], config["seed"])
         est = estimate(order, sizes, config["trials"], warmups, reference, len(cores) * (config["rounds"] + 1),
-                       config["rounds"] * primitives_round_s)
+                       primitives_rounds(config) * primitives_round_s, calibration_point_seconds(config))
         rows.append({"machine_cores": physical, "cores_value": cores_value, "cores": cores, "cell_rounds": len(order),
                      "seconds": est.total_s, "per_workload_s": est.per_workload_s, "unknown": est.unknown})
     return rows

@@ -291,11 +291,15 @@ def run_estimate():
     primitives_s = primitives_left * plan.reference_primitives_round_s(
         REFERENCE_PRIMITIVES, config["preset"], WORKLOADS
     )
-    point_s = plan.calibration_point_seconds(
-        config["calibration_seconds"], config["calibration_repeats"]
-    )
     return missing, plan.estimate(
-        missing, sizes, config["trials"], warmups, reference, points, primitives_s, point_s
+        missing,
+        sizes,
+        config["trials"],
+        warmups,
+        reference,
+        points,
+        primitives_s,
+        plan.calibration_point_seconds(config),
     )
 
 

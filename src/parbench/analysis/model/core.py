@@ -89,7 +89,6 @@ class Costs:
         # Lookups already made, by the call's own arguments: a model stage asks the same few hundred
         # costs millions of times (profiled: building the key string was a seventh of the stage).
         self._looked_up: dict[tuple, float] = {}
-        self._piped: dict[tuple[float, bool], float] = {}
         self._derived: dict[tuple, Any] = {}
         self._pipes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for mode in ("same_core", "cross_core"):
@@ -134,9 +133,7 @@ class Costs:
         i.e. both ends' CPU time (a work term). Without a cross-core measurement (a 1-core machine)
         the same-core time stands in for it.
         """
-        if (nbytes, cross_core) not in self._piped:
-            self._piped[(nbytes, cross_core)] = self._pipe(nbytes, cross_core)
-        return self._piped[(nbytes, cross_core)]
+        return self.derived(("pipe", nbytes, cross_core), lambda: self._pipe(nbytes, cross_core))
 
     def _pipe(self, nbytes: float, cross_core: bool) -> float:
         mode = "cross_core" if cross_core and "cross_core" in self._pipes else "same_core"
