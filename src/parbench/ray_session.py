@@ -167,8 +167,25 @@ class RaySession:
     def stop(self) -> None:
         import ray
 
+        if not self.address:
+            _stop_autoscaler_monitor()
         ray.shutdown()
         logging.getLogger("ray").removeHandler(self._capture)
+
+
+def _stop_autoscaler_monitor() -> None:
+    """SIGKILL the local Ray's autoscaler monitor before `ray.shutdown`.
+
+    `ray.shutdown` stops the GCS before the monitor, whose SIGTERM handler then writes to the dead
+    GCS until Ray's one-second grace ends in a SIGKILL: a second of every local Ray round's
+    teardown (Ray 2.60). A local Ray has nothing to autoscale, so nothing is lost; where Ray's
+    internals differ, `ray.shutdown` alone stops everything as before.
+    """
+    import ray._private.worker
+
+    kill = getattr(getattr(ray._private.worker, "_global_node", None), "kill_monitor", None)
+    if kill is not None:
+        kill(check_alive=False)
 
 
 def alive_nodes() -> list[dict[str, Any]]:
