@@ -156,6 +156,7 @@ def test_a_ray_cell_spreads_over_two_hosts(two_host_cluster, tmp_path):
     assert ray["driver_node_id"] == head_node  # the driver attached on the head host
     # Two concurrent one-CPU tasks ran one on each host: both addresses, both node ids.
     probe = ray["node_probe"]
+    assert probe["waited_for_free_cpus_s"] < 10, probe  # the trials' leases were returned before it
     assert probe["tasks"] == 2 and probe["distinct_nodes"] == 2, probe
     assert probe["tasks_per_address"] == {host: 1 for host in two_host_cluster.hosts}, probe
     assert set(probe["tasks_per_node"]) == {n["node_id"] for n in nodes}

@@ -26,6 +26,7 @@ DEFAULT_OBJECT_STORE_BYTES = 2 * 1024**3  # ample for 72 MB + N results at 128 c
 SHM_FALLBACK_TEXT = "instead of /dev/shm"
 NODE_ID_PREFIX = 12  # hex digits of a node id kept in the record (enough to tell nodes apart)
 PROBE_HOLD_S = 2.0  # each probe task keeps its CPU this long, so N of them must run side by side
+FREE_CPUS_WAIT_S = 10.0  # the probe's longest wait for the trials' leases to be returned
 
 
 def attaches_to_cluster(backend: str) -> bool:
@@ -124,8 +125,17 @@ class RaySession:
 
         Each task keeps its CPU for `hold_s`, so the tasks cannot all queue on one node's few
         CPUs; Ray places them as it placed the benchmark's tasks. Never inside a timed region.
+        It first waits (at most `FREE_CPUS_WAIT_S`) until the cluster counts N CPUs free: right
+        after the trials a node's CPU can still be held by the trials' last worker lease, and Ray
+        would then queue a probe task behind another instead of placing it on that node.
         """
         import ray
+
+        waited = time.perf_counter()
+        while (ray.available_resources().get("CPU", 0) < n_tasks
+               and time.perf_counter() - waited < FREE_CPUS_WAIT_S):
+            time.sleep(0.1)
+        waited = time.perf_counter() - waited
 
         @ray.remote(num_cpus=1)
         def where(hold: float) -> tuple[str, str]:
@@ -148,6 +158,7 @@ class RaySession:
             "tasks": n_tasks,
             "hold_s": hold_s,
             "seconds": round(time.perf_counter() - start, 3),
+            "waited_for_free_cpus_s": round(waited, 3),
             "distinct_nodes": len(per_node),
             "tasks_per_node": dict(sorted(per_node.items())),
             # The address each task's node has (Ray's node IP): two hosts show two addresses.
