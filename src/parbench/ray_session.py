@@ -131,11 +131,11 @@ class RaySession:
         """
         import ray
 
-        waited = time.perf_counter()
+        wait_start = time.perf_counter()
         while (ray.available_resources().get("CPU", 0) < n_tasks
-               and time.perf_counter() - waited < FREE_CPUS_WAIT_S):
+               and time.perf_counter() - wait_start < FREE_CPUS_WAIT_S):
             time.sleep(0.1)
-        waited = time.perf_counter() - waited
+        waited = time.perf_counter() - wait_start
 
         @ray.remote(num_cpus=1)
         def where(hold: float) -> tuple[str, str]:
